@@ -1,0 +1,223 @@
+//! The admin API under `/api/v1/`: JSON, `Authorization: Bearer <tenant key>`. A key
+//! sees only its own tenant: another tenant's conversation is a 404, no key a 401.
+//! [`ApiError`] is the one place errors become HTTP statuses and client-safe bodies.
+
+use crate::runtime::{Runtime, Tenant};
+use crate::server::AppState;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// An error a client may see: a status and `{"error": {"code", "message"}}`.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized(&'static str),
+    Forbidden(String),
+    NotFound(String),
+    BadRequest(String),
+    Unavailable(String),
+    Internal,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.to_string()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m.clone()),
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "something failed on our side; it has been logged".into(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        crate::metrics::rejected("api", code);
+        let mut resp = (status, Json(json!({"error": {"code": code, "message": message}}))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        resp
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(e: store::StoreError) -> Self {
+        match e {
+            store::StoreError::NotFound => ApiError::NotFound("not found".into()),
+            other => {
+                // Internals are logged, never sent to the client.
+                tracing::error!(error = %other, "store error in admin API");
+                ApiError::Unavailable("storage is not answering; try again".into())
+            }
+        }
+    }
+}
+
+/// The tenant whose key authorised the request.
+pub struct TenantAuth(pub Arc<Tenant>);
+
+impl FromRequestParts<AppState> for TenantAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized("missing Authorization: Bearer <key>"))?;
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(crate::auth::bearer)
+            .ok_or(ApiError::Unauthorized("Authorization must be Bearer <key>"))?;
+        state
+            .rt
+            .tenant_by_key(key)
+            .cloned()
+            .map(TenantAuth)
+            .ok_or(ApiError::Unauthorized("unknown API key"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    offset: Option<u32>,
+    #[serde(default)]
+    after: Option<i64>,
+}
+
+fn page(q: Result<Query<Page>, QueryRejection>) -> Result<Page, ApiError> {
+    let Query(p) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if p.limit == Some(0) || p.limit.is_some_and(|l| l > 500) {
+        return Err(ApiError::BadRequest("limit must be 1-500".into()));
+    }
+    Ok(p)
+}
+
+fn conversation_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .map_err(|_| ApiError::NotFound(format!("conversation {raw:?} not found")))
+}
+
+/// `GET /api/v1/conversations`
+pub async fn list_conversations(
+    State(state): State<AppState>,
+    TenantAuth(tenant): TenantAuth,
+    q: Result<Query<Page>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = page(q)?;
+    let list = state
+        .rt
+        .store
+        .list_conversations(&tenant.config.id, p.limit.unwrap_or(50), p.offset.unwrap_or(0))
+        .await?;
+    Ok(Json(json!({"tenant": tenant.config.id, "conversations": list})))
+}
+
+/// `GET /api/v1/conversations/{id}`: the conversation with its messages.
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    TenantAuth(tenant): TenantAuth,
+    Path(id): Path<String>,
+    q: Result<Query<Page>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = page(q)?;
+    let id = conversation_id(&id)?;
+    let rt: &Runtime = &state.rt;
+    let conv = rt
+        .store
+        .conversation(&tenant.config.id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))?;
+    let messages = rt
+        .store
+        .messages(&tenant.config.id, id, p.after.unwrap_or(0), p.limit.unwrap_or(500))
+        .await?;
+    Ok(Json(json!({
+        "conversation": {
+            "id": conv.id,
+            "channel": conv.channel,
+            "contact": conv.contact,
+            "referral": conv.referral,
+            "handoff": conv.handoff,
+            "opted_out": conv.opted_out,
+            "tags": conv.tags,
+            "state": conv.state,
+            "created_at": conv.created_at,
+            "last_inbound_at": conv.last_inbound_at,
+        },
+        "messages": messages,
+    })))
+}
+
+/// `GET /api/v1/conversations/{id}/messages?after=SEQ&limit=N`
+pub async fn list_messages(
+    State(state): State<AppState>,
+    TenantAuth(tenant): TenantAuth,
+    Path(id): Path<String>,
+    q: Result<Query<Page>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = page(q)?;
+    let id = conversation_id(&id)?;
+    if state.rt.store.conversation(&tenant.config.id, id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("conversation {id} not found")));
+    }
+    let messages = state
+        .rt
+        .store
+        .messages(&tenant.config.id, id, p.after.unwrap_or(0), p.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(json!({"messages": messages})))
+}
+
+/// `POST /api/v1/conversations/{id}/release`: an agent gives the conversation back
+/// to the bot. Idempotent per handoff: releasing twice queues one event.
+pub async fn release(
+    State(state): State<AppState>,
+    TenantAuth(tenant): TenantAuth,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id = conversation_id(&id)?;
+    let rt = &state.rt;
+    let conv = rt
+        .store
+        .conversation(&tenant.config.id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))?;
+    if !conv.handoff {
+        return Ok((StatusCode::OK, Json(json!({"released": false, "reason": "the bot already has this conversation"}))));
+    }
+    let turns = conv.state.get("turns").and_then(|t| t.as_i64()).unwrap_or(0);
+    let queued = rt
+        .store
+        .enqueue_event(
+            &tenant.config.id,
+            id,
+            &json!({"kind": "agent_release"}),
+            &format!("release:{turns}"),
+            jiff::Timestamp::now(),
+        )
+        .await?;
+    let _ = rt.hot.publish(&store::Notice::Inbox).await;
+    Ok((StatusCode::ACCEPTED, Json(json!({"released": true, "queued": queued}))))
+}

@@ -1,0 +1,26 @@
+//! The gateway: configuration, the HTTP server (web chat, admin API, health, metrics),
+//! the workers that carry messages from inbox to outbox, and the `kopru` command line.
+//! No business rules live here: they are in `flows`.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration, env overrides, the bundled demo.
+//! - [`runtime`]: stores, NLU and tenants built from configuration.
+//! - [`inbox`]: dedupe and store a customer message before acknowledging it.
+//! - [`turns`]: inbox item → flows → one atomic turn (state, outbox, timers).
+//! - [`workers`]: inbox, outbox and timer workers.
+//! - [`server`], [`api`], [`webchat`], [`auth`]: the HTTP edge.
+//! - [`chat`]: `kopru chat` in a terminal. [`cli`]: the command line.
+//! - [`metrics`]: the one place metrics are named.
+
+pub mod api;
+pub mod auth;
+pub mod chat;
+pub mod cli;
+pub mod config;
+pub mod inbox;
+pub mod metrics;
+pub mod runtime;
+pub mod server;
+pub mod turns;
+pub mod webchat;
+pub mod workers;

@@ -1,0 +1,5 @@
+//! The `kopru` binary.
+
+fn main() -> std::process::ExitCode {
+    gateway::cli::main()
+}

@@ -1,0 +1,166 @@
+//! Runs the engine on a leased conversation: each pending inbox item becomes a flows
+//! [`flows::Event`], the flow's actions become one [`store::Turn`] committed atomically
+//! (state, replies into the outbox, timers, tags). Business rules stay in `flows`.
+
+use crate::metrics as m;
+use crate::runtime::Runtime;
+use channels::Inbound;
+use flows::{Action, ConversationState, Ctx, Event, SystemClock, Understanding};
+use store::{Claim, ConversationRecord, InboxItem, NewOutgoing, Notice, StoreError, TimerOp, Turn};
+
+/// How many pending items are read at once.
+const BATCH: u32 = 32;
+
+/// Handles every pending inbox item of a leased conversation, in order, then releases
+/// the lease. Returns how many items were handled.
+pub async fn run_claim(rt: &Runtime, claim: &Claim) -> Result<usize, StoreError> {
+    let result = drain(rt, claim).await;
+    if let Err(e) = rt
+        .store
+        .release_conversation(claim.conversation, &rt.owner)
+        .await
+    {
+        tracing::warn!(conversation = claim.conversation, error = %e, "lease release failed; it will expire");
+    }
+    result
+}
+
+async fn drain(rt: &Runtime, claim: &Claim) -> Result<usize, StoreError> {
+    let mut handled = 0;
+    loop {
+        let items = rt.store.pending_inbox(claim.conversation, BATCH).await?;
+        if items.is_empty() {
+            return Ok(handled);
+        }
+        let Some(mut conversation) = rt.store.conversation(&claim.tenant, claim.conversation).await? else {
+            return Err(StoreError::NotFound);
+        };
+        rt.store
+            .renew_lease(claim.conversation, &rt.owner, rt.lease(), jiff::Timestamp::now())
+            .await?;
+        for item in &items {
+            let started = std::time::Instant::now();
+            let turn = decide(rt, &conversation, item);
+            let replies = turn.outgoing.len();
+            rt.store.commit_turn(&turn).await?;
+            conversation.state = turn.state.clone();
+            conversation.handoff = turn.handoff;
+            handled += 1;
+            m::turn_handled(&claim.tenant, replies, started.elapsed());
+            if replies > 0 {
+                let _ = rt.hot.publish(&Notice::Outbox).await;
+            }
+        }
+    }
+}
+
+/// Turns one inbox item into the turn to commit. Never fails: an item we cannot read
+/// is committed with no actions (and logged), so it cannot block the conversation.
+pub fn decide(rt: &Runtime, conversation: &ConversationRecord, item: &InboxItem) -> Turn {
+    let now = jiff::Timestamp::now();
+    let state = ConversationState::from_json(&conversation.state);
+    let mut turn = Turn {
+        tenant: conversation.tenant.clone(),
+        conversation: conversation.id,
+        owner: rt.owner.clone(),
+        inbox_id: item.id,
+        state: conversation.state.clone(),
+        handoff: conversation.handoff,
+        opt_out: false,
+        annotate: None,
+        outgoing: Vec::new(),
+        timers: Vec::new(),
+        tags: Vec::new(),
+        now,
+    };
+    let Some(tenant) = rt.tenant(&conversation.tenant) else {
+        tracing::warn!(tenant = %conversation.tenant, inbox = item.id, "tenant no longer configured; event skipped");
+        return turn;
+    };
+    let (event, message_seq) = match to_event(rt, tenant.profile.niche.as_str(), item) {
+        Ok(x) => x,
+        Err(why) => {
+            tracing::warn!(tenant = %conversation.tenant, inbox = item.id, %why, "unreadable inbox event skipped");
+            return turn;
+        }
+    };
+    if let (Some(seq), Event::Message { understanding: Some(u), .. }) = (message_seq, &event) {
+        turn.annotate = Some((
+            seq,
+            serde_json::json!({"intent": u.intent, "confidence": u.confidence, "path": "local"}),
+        ));
+    }
+    let clock = SystemClock;
+    let ctx = Ctx {
+        tenant: &tenant.profile,
+        clock: &clock,
+    };
+    let (next, actions) = flows::handle(&state, &event, &ctx);
+    apply(&mut turn, actions);
+    turn.handoff = next.handoff;
+    turn.state = next.to_json();
+    turn
+}
+
+fn apply(turn: &mut Turn, actions: Vec<Action>) {
+    for action in actions {
+        match action {
+            Action::Reply { content } => turn.outgoing.push(NewOutgoing {
+                sender: "bot".into(),
+                content,
+            }),
+            Action::Tag { tag } => {
+                if !turn.tags.contains(&tag) {
+                    turn.tags.push(tag);
+                }
+            }
+            Action::Handoff { reason } => {
+                turn.handoff = true;
+                tracing::info!(tenant = %turn.tenant, conversation = turn.conversation, %reason, "handoff");
+                m::handoff(&turn.tenant, &reason);
+            }
+            Action::OptOut => turn.opt_out = true,
+            Action::Schedule { key, at, payload } => turn.timers.push(TimerOp::Set {
+                key,
+                due_at: at,
+                payload,
+            }),
+            Action::Cancel { key } => turn.timers.push(TimerOp::Cancel { key }),
+        }
+    }
+}
+
+/// Reads an inbox item as an engine event; for customer messages also the message seq.
+fn to_event(rt: &Runtime, niche: &str, item: &InboxItem) -> Result<(Event, Option<i64>), String> {
+    let kind = item.event.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    match kind {
+        "message" => {
+            let inbound: Inbound = serde_json::from_value(item.event["inbound"].clone())
+                .map_err(|e| format!("inbound: {e}"))?;
+            let seq = item.event.get("message").and_then(|s| s.as_i64());
+            let understanding = inbound.content.text().map(|text| {
+                let p = rt.nlu.classify(niche, text);
+                Understanding {
+                    intent: p.intent,
+                    confidence: p.confidence,
+                }
+            });
+            Ok((
+                Event::Message {
+                    content: inbound.content,
+                    understanding,
+                },
+                seq,
+            ))
+        }
+        "timer" => Ok((
+            Event::Timer {
+                key: item.event["key"].as_str().unwrap_or_default().to_string(),
+                payload: item.event.get("payload").cloned().unwrap_or_default(),
+            },
+            None,
+        )),
+        "agent_release" => Ok((Event::AgentRelease, None)),
+        other => Err(format!("unknown event kind {other:?}")),
+    }
+}

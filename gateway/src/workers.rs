@@ -1,0 +1,179 @@
+//! The background workers of one process: inbox (one conversation at a time per
+//! worker, many at once), outbox (delivery with retry), timers (due timers into the
+//! inbox). They wake on [`store::Notice`]s and poll as a fallback, so a lost wake-up
+//! (Redis down, another replica) costs only latency.
+
+use crate::metrics as m;
+use crate::runtime::Runtime;
+use channels::Channel;
+use jiff::Timestamp;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{Notice, OutboxItem};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+/// Starts every worker; they stop when `shutdown` turns true.
+pub fn spawn_all(rt: &Arc<Runtime>, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let mut handles = Vec::new();
+    for i in 0..rt.config.workers.inbox.max(1) {
+        handles.push(tokio::spawn(inbox_worker(rt.clone(), shutdown.clone(), i)));
+    }
+    handles.push(tokio::spawn(outbox_worker(rt.clone(), shutdown.clone())));
+    handles.push(tokio::spawn(timer_worker(rt.clone(), shutdown.clone())));
+    handles
+}
+
+/// Waits for a wanted notice, the poll interval, or shutdown. Returns false on shutdown.
+async fn wait(
+    notices: &mut broadcast::Receiver<Notice>,
+    shutdown: &mut watch::Receiver<bool>,
+    poll: Duration,
+    wanted: fn(&Notice) -> bool,
+) -> bool {
+    let deadline = tokio::time::sleep(poll);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return true,
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() { return false; }
+            }
+            n = notices.recv() => match n {
+                Ok(n) if wanted(&n) => return true,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => return true,
+                Err(broadcast::error::RecvError::Closed) => {
+                    (&mut deadline).await;
+                    return true;
+                }
+            },
+        }
+    }
+}
+
+async fn inbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>, index: usize) {
+    let mut notices = rt.hot.subscribe();
+    let mut backoff = Duration::from_millis(50);
+    while !*shutdown.borrow() {
+        match rt
+            .store
+            .claim_conversation(&rt.owner, rt.lease(), Timestamp::now())
+            .await
+        {
+            Ok(Some(claim)) => {
+                backoff = Duration::from_millis(50);
+                if let Err(e) = crate::turns::run_claim(&rt, &claim).await {
+                    tracing::warn!(worker = index, tenant = %claim.tenant, conversation = claim.conversation, error = %e, "conversation turn failed; will retry");
+                    m::worker_error("inbox");
+                }
+            }
+            Ok(None) => {
+                if !wait(&mut notices, &mut shutdown, rt.poll(), |n| {
+                    matches!(n, Notice::Inbox)
+                })
+                .await
+                {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(worker = index, error = %e, "inbox claim failed");
+                m::worker_error("inbox");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+async fn outbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
+    let mut notices = rt.hot.subscribe();
+    let lease = Duration::from_secs(30);
+    while !*shutdown.borrow() {
+        match rt
+            .store
+            .claim_outbox(&rt.owner, 128, lease, Timestamp::now())
+            .await
+        {
+            Ok(items) if !items.is_empty() => {
+                for item in items {
+                    deliver(&rt, &item).await;
+                }
+            }
+            Ok(_) => {
+                if !wait(&mut notices, &mut shutdown, rt.poll(), |n| {
+                    matches!(n, Notice::Outbox)
+                })
+                .await
+                {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox claim failed");
+                m::worker_error("outbox");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// Sends one outbox item through its channel and records the outcome.
+async fn deliver(rt: &Runtime, item: &OutboxItem) {
+    let now = Timestamp::now();
+    let result = match item.channel {
+        // Web chat delivery is the socket reading the stored message: marking it sent
+        // and waking the sockets of the conversation (in any replica) is the send.
+        Channel::Webchat => rt.store.outbox_sent(item.id, None, now).await,
+        other => {
+            rt.store
+                .outbox_failed(item.id, &format!("no sender for channel {other} yet"), None)
+                .await
+        }
+    };
+    match result {
+        Ok(()) => {
+            m::message_out(&item.tenant, item.channel.as_str());
+            let _ = rt
+                .hot
+                .publish(&Notice::Messages {
+                    tenant: item.tenant.clone(),
+                    conversation: item.conversation,
+                })
+                .await;
+        }
+        Err(e) => {
+            // The lease expires and the row is claimed again: sent at least once by
+            // us, shown once by the socket (it reads by seq).
+            tracing::warn!(outbox = item.id, error = %e, "recording delivery failed");
+            m::worker_error("outbox");
+        }
+    }
+}
+
+async fn timer_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
+    let tick = Duration::from_millis(500);
+    while !*shutdown.borrow() {
+        // Only one replica sweeps at a time; without Redis each sweeps, which is safe
+        // because moving a timer into the inbox is one transaction.
+        let token = rt.hot.try_lock("timers", Duration::from_secs(5)).await.ok().flatten();
+        match rt.store.fire_due_timers(Timestamp::now(), 200).await {
+            Ok(n) if n > 0 => {
+                let _ = rt.hot.publish(&Notice::Inbox).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "firing timers failed");
+                m::worker_error("timers");
+            }
+        }
+        if let Some(t) = token {
+            let _ = rt.hot.unlock("timers", &t).await;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}

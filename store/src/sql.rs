@@ -1,0 +1,908 @@
+//! What the two SQL backends share: the [`crate::Store`] implementation, written once
+//! as a macro over the sqlx database type (the SQL is the same text for SQLite and
+//! PostgreSQL apart from row locks, which each backend passes in), and the plain
+//! conversions between stored columns and records.
+//!
+//! Stored shapes: times are unix milliseconds (`i64`), channels and statuses are their
+//! lowercase names, JSON goes through `sqlx::types::Json` (TEXT in SQLite, JSONB in
+//! PostgreSQL). Anything that does not read back is [`StoreError::Corrupt`], never a panic.
+
+use crate::{Direction, MessageStatus, Result, StoreError};
+use channels::Channel;
+use jiff::Timestamp;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// A timestamp as stored: unix milliseconds.
+pub(crate) fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+/// A stored unix-millisecond time back as a timestamp.
+pub(crate) fn ts(ms: i64) -> Result<Timestamp> {
+    Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt(format!("time {ms}: {e}")))
+}
+
+/// A lease length in milliseconds, saturating.
+pub(crate) fn lease_ms(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `now + lease`, saturating.
+pub(crate) fn until(now: Timestamp, lease: Duration) -> i64 {
+    ms(now).saturating_add(lease_ms(lease))
+}
+
+pub(crate) fn channel(s: &str) -> Result<Channel> {
+    s.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
+}
+
+pub(crate) fn direction(s: &str) -> Result<Direction> {
+    match s {
+        "in" => Ok(Direction::In),
+        "out" => Ok(Direction::Out),
+        other => Err(StoreError::Corrupt(format!("unknown message direction {other:?}"))),
+    }
+}
+
+pub(crate) fn status(s: &str) -> Result<MessageStatus> {
+    MessageStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown message status {s:?}")))
+}
+
+/// A JSON column into a typed value; `what` names it in the error.
+pub(crate) fn from_json<T: DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// A value into JSON for a column or an event.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// Adds `new` tags to `old`, keeping the order of first appearance and no repeats.
+pub(crate) fn merge_tags(mut old: Vec<String>, new: &[String]) -> Vec<String> {
+    for tag in new {
+        if !old.contains(tag) {
+            old.push(tag.clone());
+        }
+    }
+    old
+}
+
+/// The inbox dedupe key of a customer message.
+pub(crate) fn message_dedupe_key(seq: i64) -> String {
+    format!("message:{seq}")
+}
+
+/// The inbox dedupe key of a fired timer: the same timer firing twice is one event.
+pub(crate) fn timer_dedupe_key(key: &str, due_at_ms: i64) -> String {
+    format!("timer:{key}:{due_at_ms}")
+}
+
+/// Implements [`crate::Store`] for `$store` over the sqlx database `$db`.
+///
+/// The type must have inherent `fn reader(&self) -> &sqlx::Pool<$db>` (reads) and
+/// `async fn write_tx(&self) -> Result<sqlx::Transaction<'static, $db>>`. The literals
+/// are the row-lock clauses appended to selects (empty for SQLite, where a write
+/// transaction already excludes every other writer):
+/// - `lock_row`: lock the selected row until commit;
+/// - `lock_conv`: lock the conversation `c` of a join;
+/// - `lock_contact`: lock the contact `k` of a join;
+/// - `claim_conv`: lock the conversation `c`, skipping rows another claimer holds;
+/// - `claim_rows`: lock the selected rows, skipping those another claimer holds.
+macro_rules! impl_sql_store {
+    (
+        $store:ty, $db:ty, $backend:literal,
+        lock_row = $lock_row:literal,
+        lock_conv = $lock_conv:literal,
+        lock_contact = $lock_contact:literal,
+        claim_conv = $claim_conv:literal,
+        claim_rows = $claim_rows:literal $(,)?
+    ) => {
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        /// Reads column `col`, a decoding failure being corrupt data.
+        fn get<'r, T>(row: &'r DbRow, col: &str) -> $crate::Result<T>
+        where
+            T: sqlx::Decode<'r, $db> + sqlx::Type<$db>,
+        {
+            use sqlx::Row as _;
+            row.try_get(col).map_err(|e| match e {
+                sqlx::Error::ColumnDecode { .. } | sqlx::Error::ColumnNotFound(_) => {
+                    $crate::StoreError::Corrupt(format!("column {col}: {e}"))
+                }
+                other => $crate::StoreError::Database(other),
+            })
+        }
+
+        /// Reads a JSON column as a typed value.
+        fn get_json<T: serde::de::DeserializeOwned>(row: &DbRow, col: &str) -> $crate::Result<T> {
+            let sqlx::types::Json(value) = get::<sqlx::types::Json<serde_json::Value>>(row, col)?;
+            $crate::sql::from_json(value, col)
+        }
+
+        /// Reads a nullable JSON column as a typed value.
+        fn get_json_opt<T: serde::de::DeserializeOwned>(
+            row: &DbRow,
+            col: &str,
+        ) -> $crate::Result<Option<T>> {
+            match get::<Option<sqlx::types::Json<serde_json::Value>>>(row, col)? {
+                Some(sqlx::types::Json(value)) => Ok(Some($crate::sql::from_json(value, col)?)),
+                None => Ok(None),
+            }
+        }
+
+        fn get_ts(row: &DbRow, col: &str) -> $crate::Result<jiff::Timestamp> {
+            $crate::sql::ts(get::<i64>(row, col)?)
+        }
+
+        fn get_ts_opt(row: &DbRow, col: &str) -> $crate::Result<Option<jiff::Timestamp>> {
+            get::<Option<i64>>(row, col)?.map($crate::sql::ts).transpose()
+        }
+
+        fn contact_from_row(row: &DbRow) -> $crate::Result<channels::Contact> {
+            Ok(channels::Contact {
+                handle: get(row, "handle")?,
+                name: get(row, "name")?,
+                phone: get(row, "phone")?,
+            })
+        }
+
+        /// The columns [`conversation_from_row`] reads, from `conversations c JOIN contacts k`.
+        const CONVERSATION_COLUMNS: &str = "c.id, c.tenant, c.channel, c.state, c.handoff, c.tags, \
+             c.created_at, c.last_inbound_at, k.handle, k.name, k.phone, k.referral, k.opted_out_at";
+
+        fn conversation_from_row(row: &DbRow) -> $crate::Result<$crate::ConversationRecord> {
+            Ok($crate::ConversationRecord {
+                id: get(row, "id")?,
+                tenant: get(row, "tenant")?,
+                channel: $crate::sql::channel(&get::<String>(row, "channel")?)?,
+                contact: contact_from_row(row)?,
+                referral: get_json_opt(row, "referral")?,
+                state: get_json(row, "state")?,
+                handoff: get(row, "handoff")?,
+                opted_out: get::<Option<i64>>(row, "opted_out_at")?.is_some(),
+                tags: get_json(row, "tags")?,
+                created_at: get_ts(row, "created_at")?,
+                last_inbound_at: get_ts_opt(row, "last_inbound_at")?,
+            })
+        }
+
+        fn message_from_row(row: &DbRow) -> $crate::Result<$crate::MessageRecord> {
+            Ok($crate::MessageRecord {
+                seq: get(row, "seq")?,
+                conversation: get(row, "conversation_id")?,
+                direction: $crate::sql::direction(&get::<String>(row, "direction")?)?,
+                sender: get(row, "sender")?,
+                content: get_json(row, "content")?,
+                status: $crate::sql::status(&get::<String>(row, "status")?)?,
+                provider_id: get(row, "provider_id")?,
+                error: get(row, "error")?,
+                meta: get_json(row, "meta")?,
+                created_at: get_ts(row, "created_at")?,
+            })
+        }
+
+        fn inbox_from_row(row: &DbRow) -> $crate::Result<$crate::InboxItem> {
+            Ok($crate::InboxItem {
+                id: get(row, "id")?,
+                tenant: get(row, "tenant")?,
+                conversation: get(row, "conversation_id")?,
+                event: get_json(row, "event")?,
+                created_at: get_ts(row, "created_at")?,
+            })
+        }
+
+        fn outbox_from_row(row: &DbRow) -> $crate::Result<$crate::OutboxItem> {
+            Ok($crate::OutboxItem {
+                id: get(row, "id")?,
+                tenant: get(row, "tenant")?,
+                conversation: get(row, "conversation_id")?,
+                message: get(row, "message_seq")?,
+                channel: $crate::sql::channel(&get::<String>(row, "channel")?)?,
+                to: get(row, "recipient")?,
+                content: get_json(row, "content")?,
+                attempts: get(row, "attempts")?,
+                idempotency_key: get(row, "idempotency_key")?,
+            })
+        }
+
+        /// The first stored copy of an inbound message, if any.
+        async fn find_inbound<'e, E>(
+            executor: E,
+            tenant: &str,
+            channel: channels::Channel,
+            provider_id: &str,
+        ) -> $crate::Result<Option<$crate::Accepted>>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            let row = sqlx::query(
+                "SELECT seq, conversation_id FROM messages \
+                 WHERE tenant = $1 AND channel = $2 AND provider_id = $3 AND direction = 'in'",
+            )
+            .bind(tenant)
+            .bind(channel.as_str())
+            .bind(provider_id)
+            .fetch_optional(executor)
+            .await?;
+            row.map(|row| {
+                Ok($crate::Accepted {
+                    conversation: get(&row, "conversation_id")?,
+                    message: get(&row, "seq")?,
+                    duplicate: true,
+                })
+            })
+            .transpose()
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> $crate::Result<()> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+
+            async fn upsert_tenant(&self, tenant: &$crate::TenantRecord) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query(
+                    "INSERT INTO tenants (id, niche, name, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO UPDATE SET niche = excluded.niche, name = excluded.name, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(&tenant.id)
+                .bind(&tenant.niche)
+                .bind(&tenant.name)
+                .bind($crate::sql::ms(jiff::Timestamp::now()))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn accept_inbound(
+                &self,
+                inbound: &channels::Inbound,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<$crate::Accepted> {
+                let tenant = inbound.tenant.as_str();
+                let channel = inbound.channel;
+                if let Some(first) =
+                    find_inbound(self.reader(), tenant, channel, &inbound.provider_id).await?
+                {
+                    return Ok(first);
+                }
+                let now_ms = $crate::sql::ms(now);
+                let referral = inbound
+                    .referral
+                    .as_ref()
+                    .filter(|r| !r.is_empty())
+                    .map(sqlx::types::Json);
+                let content = $crate::sql::to_json(&inbound.content, "inbound content")?;
+
+                let mut tx = self.write_tx().await?;
+                let contact: i64 = sqlx::query_scalar(
+                    "INSERT INTO contacts (tenant, channel, handle, name, phone, referral, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (tenant, channel, handle) DO UPDATE SET \
+                     name = COALESCE(excluded.name, contacts.name), \
+                     phone = COALESCE(excluded.phone, contacts.phone), \
+                     referral = COALESCE(contacts.referral, excluded.referral) \
+                     RETURNING id",
+                )
+                .bind(tenant)
+                .bind(channel.as_str())
+                .bind(&inbound.contact.handle)
+                .bind(&inbound.contact.name)
+                .bind(&inbound.contact.phone)
+                .bind(referral)
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+
+                let conversation: i64 = sqlx::query_scalar(
+                    "INSERT INTO conversations (tenant, channel, contact_id, state, handoff, tags, \
+                     created_at, last_inbound_at, last_message_at) \
+                     VALUES ($1, $2, $3, 'null', FALSE, '[]', $4, $4, $4) \
+                     ON CONFLICT (tenant, channel, contact_id) DO UPDATE SET \
+                     last_inbound_at = excluded.last_inbound_at, \
+                     last_message_at = excluded.last_message_at \
+                     RETURNING id",
+                )
+                .bind(tenant)
+                .bind(channel.as_str())
+                .bind(contact)
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+
+                let seq: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
+                     content, status, provider_id, meta, created_at) \
+                     VALUES ($1, $2, $3, 'in', 'customer', $4, 'received', $5, '{}', $6) \
+                     ON CONFLICT DO NOTHING RETURNING seq",
+                )
+                .bind(tenant)
+                .bind(conversation)
+                .bind(channel.as_str())
+                .bind(sqlx::types::Json(&content))
+                .bind(&inbound.provider_id)
+                .bind(now_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(seq) = seq else {
+                    // A concurrent copy of the same message won the race: report it.
+                    tx.rollback().await?;
+                    return find_inbound(self.reader(), tenant, channel, &inbound.provider_id)
+                        .await?
+                        .ok_or_else(|| {
+                            $crate::StoreError::Corrupt(format!(
+                                "inbound {} conflicted but is not stored",
+                                inbound.provider_id
+                            ))
+                        });
+                };
+
+                let event = serde_json::json!({
+                    "kind": "message",
+                    "message": seq,
+                    "inbound": $crate::sql::to_json(inbound, "inbound")?,
+                });
+                sqlx::query(
+                    "INSERT INTO inbox (tenant, conversation_id, event, dedupe_key, status, created_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5)",
+                )
+                .bind(tenant)
+                .bind(conversation)
+                .bind(sqlx::types::Json(&event))
+                .bind($crate::sql::message_dedupe_key(seq))
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok($crate::Accepted { conversation, message: seq, duplicate: false })
+            }
+
+            async fn enqueue_event(
+                &self,
+                tenant: &str,
+                conversation: i64,
+                event: &serde_json::Value,
+                dedupe_key: &str,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.write_tx().await?;
+                let found: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1 AND tenant = $2")
+                        .bind(conversation)
+                        .bind(tenant)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if found.is_none() {
+                    return Err($crate::StoreError::NotFound);
+                }
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO inbox (tenant, conversation_id, event, dedupe_key, status, created_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(tenant)
+                .bind(conversation)
+                .bind(sqlx::types::Json(event))
+                .bind(dedupe_key)
+                .bind($crate::sql::ms(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(id.is_some())
+            }
+
+            async fn claim_conversation(
+                &self,
+                owner: &str,
+                lease: std::time::Duration,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<Option<$crate::Claim>> {
+                let mut tx = self.write_tx().await?;
+                // The pick runs once, in a CTE: a locking subquery inside the UPDATE could be
+                // re-run by PostgreSQL and skip the rows this very statement just locked.
+                let row = sqlx::query(concat!(
+                    "WITH pick AS MATERIALIZED (SELECT i.conversation_id AS id FROM inbox i \
+                     JOIN conversations c ON c.id = i.conversation_id \
+                     WHERE i.status = 'pending' AND (c.lease_until IS NULL OR c.lease_until < $3) \
+                     ORDER BY i.id LIMIT 1",
+                    $claim_conv,
+                    ") UPDATE conversations SET lease_owner = $1, lease_until = $2 \
+                     WHERE id IN (SELECT id FROM pick) AND (lease_until IS NULL OR lease_until < $3) \
+                     RETURNING id, tenant"
+                ))
+                .bind(owner)
+                .bind($crate::sql::until(now, lease))
+                .bind($crate::sql::ms(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                row.map(|row| {
+                    Ok($crate::Claim { tenant: get(&row, "tenant")?, conversation: get(&row, "id")? })
+                })
+                .transpose()
+            }
+
+            async fn renew_lease(
+                &self,
+                conversation: i64,
+                owner: &str,
+                lease: std::time::Duration,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(
+                    "UPDATE conversations SET lease_until = $1 WHERE id = $2 AND lease_owner = $3",
+                )
+                .bind($crate::sql::until(now, lease))
+                .bind(conversation)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::LeaseLost(conversation));
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn release_conversation(&self, conversation: i64, owner: &str) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query(
+                    "UPDATE conversations SET lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(conversation)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn pending_inbox(
+                &self,
+                conversation: i64,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::InboxItem>> {
+                let rows = sqlx::query(
+                    "SELECT id, tenant, conversation_id, event, created_at FROM inbox \
+                     WHERE conversation_id = $1 AND status = 'pending' ORDER BY id LIMIT $2",
+                )
+                .bind(conversation)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(inbox_from_row).collect()
+            }
+
+            async fn conversation(
+                &self,
+                tenant: &str,
+                conversation: i64,
+            ) -> $crate::Result<Option<$crate::ConversationRecord>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+                     JOIN contacts k ON k.id = c.contact_id WHERE c.tenant = $1 AND c.id = $2"
+                ))
+                .bind(tenant)
+                .bind(conversation)
+                .fetch_optional(self.reader())
+                .await?;
+                row.as_ref().map(conversation_from_row).transpose()
+            }
+
+            async fn find_conversation(
+                &self,
+                tenant: &str,
+                channel: channels::Channel,
+                handle: &str,
+            ) -> $crate::Result<Option<$crate::ConversationRecord>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+                     JOIN contacts k ON k.id = c.contact_id \
+                     WHERE c.tenant = $1 AND c.channel = $2 AND k.tenant = $1 AND k.handle = $3"
+                ))
+                .bind(tenant)
+                .bind(channel.as_str())
+                .bind(handle)
+                .fetch_optional(self.reader())
+                .await?;
+                row.as_ref().map(conversation_from_row).transpose()
+            }
+
+            async fn commit_turn(&self, turn: &$crate::Turn) -> $crate::Result<()> {
+                let now_ms = $crate::sql::ms(turn.now);
+                let mut tx = self.write_tx().await?;
+
+                if turn.opt_out {
+                    // Contact before conversation, the order `accept_inbound` locks them in.
+                    sqlx::query(concat!(
+                        "SELECT k.id FROM contacts k JOIN conversations c ON c.contact_id = k.id \
+                         WHERE c.id = $1 AND c.tenant = $2",
+                        $lock_contact
+                    ))
+                    .bind(turn.conversation)
+                    .bind(&turn.tenant)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                }
+                let conv = sqlx::query(concat!(
+                    "SELECT c.lease_owner, c.channel, c.contact_id, c.tags, k.handle \
+                     FROM conversations c JOIN contacts k ON k.id = c.contact_id \
+                     WHERE c.id = $1 AND c.tenant = $2",
+                    $lock_conv
+                ))
+                .bind(turn.conversation)
+                .bind(&turn.tenant)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or($crate::StoreError::NotFound)?;
+                if get::<Option<String>>(&conv, "lease_owner")?.as_deref() != Some(turn.owner.as_str()) {
+                    return Err($crate::StoreError::LeaseLost(turn.conversation));
+                }
+
+                let inbox_status: String = sqlx::query_scalar(concat!(
+                    "SELECT status FROM inbox WHERE id = $1 AND conversation_id = $2",
+                    $lock_row
+                ))
+                .bind(turn.inbox_id)
+                .bind(turn.conversation)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or($crate::StoreError::NotFound)?;
+                if inbox_status == "done" {
+                    // Already applied (a retry after a lost acknowledgement): nothing to do.
+                    return Ok(());
+                }
+                sqlx::query("UPDATE inbox SET status = 'done' WHERE id = $1")
+                    .bind(turn.inbox_id)
+                    .execute(&mut *tx)
+                    .await?;
+
+                let tags: Vec<String> = get_json(&conv, "tags")?;
+                let tags = $crate::sql::merge_tags(tags, &turn.tags);
+                sqlx::query("UPDATE conversations SET state = $1, handoff = $2, tags = $3 WHERE id = $4")
+                    .bind(sqlx::types::Json(&turn.state))
+                    .bind(turn.handoff)
+                    .bind(sqlx::types::Json(&tags))
+                    .bind(turn.conversation)
+                    .execute(&mut *tx)
+                    .await?;
+
+                if let Some((seq, meta)) = &turn.annotate {
+                    sqlx::query("UPDATE messages SET meta = $1 WHERE seq = $2 AND conversation_id = $3")
+                        .bind(sqlx::types::Json(meta))
+                        .bind(*seq)
+                        .bind(turn.conversation)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+
+                let channel: String = get(&conv, "channel")?;
+                let handle: String = get(&conv, "handle")?;
+                for (index, out) in turn.outgoing.iter().enumerate() {
+                    let content = $crate::sql::to_json(&out.content, "outgoing content")?;
+                    let seq: i64 = sqlx::query_scalar(
+                        "INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
+                         content, status, meta, created_at) \
+                         VALUES ($1, $2, $3, 'out', $4, $5, 'queued', '{}', $6) RETURNING seq",
+                    )
+                    .bind(&turn.tenant)
+                    .bind(turn.conversation)
+                    .bind(&channel)
+                    .bind(&out.sender)
+                    .bind(sqlx::types::Json(&content))
+                    .bind(now_ms)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO outbox (tenant, conversation_id, message_seq, channel, recipient, \
+                         content, idempotency_key, status, attempts, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8)",
+                    )
+                    .bind(&turn.tenant)
+                    .bind(turn.conversation)
+                    .bind(seq)
+                    .bind(&channel)
+                    .bind(&handle)
+                    .bind(sqlx::types::Json(&content))
+                    .bind(format!("{}:{index}", turn.inbox_id))
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if !turn.outgoing.is_empty() {
+                    sqlx::query("UPDATE conversations SET last_message_at = $1 WHERE id = $2")
+                        .bind(now_ms)
+                        .bind(turn.conversation)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+
+                for op in &turn.timers {
+                    match op {
+                        $crate::TimerOp::Set { key, due_at, payload } => {
+                            sqlx::query(
+                                "INSERT INTO timers (tenant, conversation_id, key, due_at, payload) \
+                                 VALUES ($1, $2, $3, $4, $5) \
+                                 ON CONFLICT (conversation_id, key) DO UPDATE SET \
+                                 due_at = excluded.due_at, payload = excluded.payload",
+                            )
+                            .bind(&turn.tenant)
+                            .bind(turn.conversation)
+                            .bind(key)
+                            .bind($crate::sql::ms(*due_at))
+                            .bind(sqlx::types::Json(payload))
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        $crate::TimerOp::Cancel { key } => {
+                            sqlx::query("DELETE FROM timers WHERE conversation_id = $1 AND key = $2")
+                                .bind(turn.conversation)
+                                .bind(key)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                }
+
+                if turn.opt_out {
+                    sqlx::query(
+                        "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, $1) WHERE id = $2",
+                    )
+                    .bind(now_ms)
+                    .bind(get::<i64>(&conv, "contact_id")?)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn claim_outbox(
+                &self,
+                owner: &str,
+                limit: u32,
+                lease: std::time::Duration,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<Vec<$crate::OutboxItem>> {
+                let mut tx = self.write_tx().await?;
+                // As in `claim_conversation`: pick once in a CTE, then update.
+                let rows = sqlx::query(concat!(
+                    "WITH due AS MATERIALIZED (SELECT id FROM outbox \
+                     WHERE (status = 'queued' AND next_attempt_at <= $3) \
+                     OR (status = 'leased' AND lease_until < $3) \
+                     ORDER BY id LIMIT $4",
+                    $claim_rows,
+                    ") UPDATE outbox SET status = 'leased', lease_owner = $1, lease_until = $2, \
+                     attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM due) \
+                     AND ((status = 'queued' AND next_attempt_at <= $3) \
+                     OR (status = 'leased' AND lease_until < $3)) \
+                     RETURNING id, tenant, conversation_id, message_seq, channel, recipient, content, \
+                     attempts, idempotency_key"
+                ))
+                .bind(owner)
+                .bind($crate::sql::until(now, lease))
+                .bind($crate::sql::ms(now))
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let mut items = rows.iter().map(outbox_from_row).collect::<$crate::Result<Vec<_>>>()?;
+                items.sort_by_key(|item| item.id);
+                Ok(items)
+            }
+
+            async fn outbox_sent(
+                &self,
+                id: i64,
+                provider_message_id: Option<&str>,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let seq: i64 = sqlx::query_scalar(
+                    "UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
+                     sent_at = $1 WHERE id = $2 RETURNING message_seq",
+                )
+                .bind($crate::sql::ms(now))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or($crate::StoreError::NotFound)?;
+                sqlx::query(
+                    "UPDATE messages SET provider_id = COALESCE($1, provider_id), error = NULL, \
+                     status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE 'sent' END \
+                     WHERE seq = $2",
+                )
+                .bind(provider_message_id)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn outbox_failed(
+                &self,
+                id: i64,
+                error: &str,
+                retry_at: Option<jiff::Timestamp>,
+            ) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let status: String = sqlx::query_scalar(concat!(
+                    "SELECT status FROM outbox WHERE id = $1",
+                    $lock_row
+                ))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or($crate::StoreError::NotFound)?;
+                if status == "sent" || status == "failed" {
+                    // Settled already: a late report does not reopen it.
+                    return Ok(());
+                }
+                match retry_at {
+                    Some(at) => {
+                        sqlx::query(
+                            "UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $2, \
+                             lease_owner = NULL, lease_until = NULL WHERE id = $3",
+                        )
+                        .bind($crate::sql::ms(at))
+                        .bind(error)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None => {
+                        let seq: i64 = sqlx::query_scalar(
+                            "UPDATE outbox SET status = 'failed', last_error = $1, \
+                             lease_owner = NULL, lease_until = NULL WHERE id = $2 RETURNING message_seq",
+                        )
+                        .bind(error)
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        sqlx::query("UPDATE messages SET status = 'failed', error = $1 WHERE seq = $2")
+                            .bind(error)
+                            .bind(seq)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn fire_due_timers(&self, now: jiff::Timestamp, limit: u32) -> $crate::Result<u32> {
+                let now_ms = $crate::sql::ms(now);
+                let mut tx = self.write_tx().await?;
+                let due = sqlx::query(concat!(
+                    "SELECT id, tenant, conversation_id, key, due_at, payload FROM timers \
+                     WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2",
+                    $claim_rows
+                ))
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut fired = 0u32;
+                for row in &due {
+                    let id: i64 = get(row, "id")?;
+                    let key: String = get(row, "key")?;
+                    let due_at: i64 = get(row, "due_at")?;
+                    let payload: serde_json::Value = get_json(row, "payload")?;
+                    let event = serde_json::json!({"kind": "timer", "key": key, "payload": payload});
+                    sqlx::query(
+                        "INSERT INTO inbox (tenant, conversation_id, event, dedupe_key, status, created_at) \
+                         VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(get::<String>(row, "tenant")?)
+                    .bind(get::<i64>(row, "conversation_id")?)
+                    .bind(sqlx::types::Json(&event))
+                    .bind($crate::sql::timer_dedupe_key(&key, due_at))
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM timers WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    fired += 1;
+                }
+                tx.commit().await?;
+                Ok(fired)
+            }
+
+            async fn list_conversations(
+                &self,
+                tenant: &str,
+                limit: u32,
+                offset: u32,
+            ) -> $crate::Result<Vec<$crate::ConversationSummary>> {
+                let rows = sqlx::query(
+                    "SELECT c.id, c.channel, c.handoff, c.tags, c.created_at, c.last_message_at, \
+                     k.handle, k.name, k.phone, k.opted_out_at, \
+                     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count \
+                     FROM conversations c JOIN contacts k ON k.id = c.contact_id \
+                     WHERE c.tenant = $1 ORDER BY c.last_message_at DESC, c.id DESC LIMIT $2 OFFSET $3",
+                )
+                .bind(tenant)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::ConversationSummary {
+                            id: get(row, "id")?,
+                            channel: $crate::sql::channel(&get::<String>(row, "channel")?)?,
+                            contact: contact_from_row(row)?,
+                            handoff: get(row, "handoff")?,
+                            opted_out: get::<Option<i64>>(row, "opted_out_at")?.is_some(),
+                            tags: get_json(row, "tags")?,
+                            message_count: get(row, "message_count")?,
+                            created_at: get_ts(row, "created_at")?,
+                            last_message_at: get_ts(row, "last_message_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn messages(
+                &self,
+                tenant: &str,
+                conversation: i64,
+                after: i64,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::MessageRecord>> {
+                let rows = sqlx::query(
+                    "SELECT seq, conversation_id, direction, sender, content, status, provider_id, \
+                     error, meta, created_at FROM messages \
+                     WHERE tenant = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+                )
+                .bind(tenant)
+                .bind(conversation)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(message_from_row).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sql_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_merge_as_a_set_in_first_seen_order() {
+        let merged = merge_tags(
+            vec!["sıcak".into(), "vip".into()],
+            &["yeni".into(), "vip".into(), "yeni".into(), "İade".into()],
+        );
+        assert_eq!(merged, ["sıcak", "vip", "yeni", "İade"]);
+    }
+
+    #[test]
+    fn bad_stored_values_are_corrupt_not_panics() {
+        assert!(matches!(ts(i64::MAX), Err(StoreError::Corrupt(_))));
+        assert!(matches!(channel("sms"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(direction("sideways"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(status("lost"), Err(StoreError::Corrupt(_))));
+        assert_eq!(until(Timestamp::MAX, Duration::from_secs(60)), Timestamp::MAX.as_millisecond() + 60_000);
+    }
+}

@@ -1,0 +1,268 @@
+//! Runs the conformance suite (`store::conformance`) against every backend: SQLite in a
+//! temp folder, PostgreSQL in a fresh schema per test (`KOPRU_TEST_POSTGRES_URL`, default
+//! `postgres://root@127.0.0.1:5432/test`), and `Hot` in process and on Redis
+//! (`KOPRU_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`) with a unique key prefix
+//! per test. One test per check and backend, so they run in parallel and fail alone.
+//! Also: Redis going down and coming back (on a private `redis-server`, when installed).
+
+use std::sync::Arc;
+use std::time::Duration;
+use store::conformance;
+use store::{Hot, InProcessHot, PostgresStore, RedisConfig, RedisHot, SqliteStore, Store};
+
+fn redis_url() -> String {
+    std::env::var("KOPRU_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
+
+async fn redis_hot(prefix: &str) -> Arc<dyn Hot> {
+    let config = RedisConfig::new(redis_url()).with_prefix(prefix);
+    Arc::new(RedisHot::connect_with(config).await.expect("redis reachable for tests"))
+}
+
+async fn on_sqlite(check: impl AsyncFnOnce(Arc<dyn Store>)) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("nested/kopru.db")).await.expect("open sqlite");
+    check(Arc::new(store)).await;
+}
+
+async fn on_postgres(check: impl AsyncFnOnce(Arc<dyn Store>)) {
+    let store = PostgresStore::new_test().await.expect("postgres reachable for tests");
+    check(Arc::new(store.clone())).await;
+    store.drop_schema().await.expect("drop test schema");
+}
+
+macro_rules! store_tests {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                on_sqlite(conformance::$check).await;
+            })*
+        }
+        mod postgres {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                on_postgres(conformance::$check).await;
+            })*
+        }
+    };
+}
+
+store_tests!(
+    ping_and_tenants,
+    dedupe,
+    first_touch_referral,
+    tenant_isolation,
+    claim_exclusive_under_concurrency,
+    claim_order_and_expiry,
+    lease_lost,
+    commit_turn_effects,
+    commit_idempotent,
+    outbox_lifecycle,
+    outbox_expired_lease,
+    timers,
+    enqueue_event_dedupe,
+    unicode_round_trip,
+    list_and_page_messages,
+);
+
+#[test]
+fn every_check_has_a_test() {
+    // Keep the list above in step with the suite.
+    assert_eq!(conformance::store_checks().len(), 15);
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_passes_the_suite() {
+    conformance::run_store_suite(|| async {
+        Arc::new(SqliteStore::open_in_memory().await.expect("in-memory sqlite")) as Arc<dyn Store>
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_new_test_removes_its_file() {
+    let store = SqliteStore::new_test().await.unwrap();
+    store.ping().await.unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    drop(store);
+}
+
+#[tokio::test]
+async fn connect_picks_the_backend_from_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    assert_eq!(store::connect(&url).await.unwrap().backend(), "sqlite");
+    let pg = std::env::var("KOPRU_TEST_POSTGRES_URL").unwrap_or_else(|_| store::postgres::DEFAULT_TEST_URL.into());
+    let pg_store = store::connect(&pg).await.unwrap();
+    assert_eq!(pg_store.backend(), "postgres");
+    pg_store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_survives_reopen_and_releases_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kopru.db");
+    let conv = {
+        let store = SqliteStore::open(&path).await.unwrap();
+        let msg = conformance::inbound("t", channels::Channel::Whatsapp, "905", "p1", "selam");
+        let accepted = store.accept_inbound(&msg, conformance::at(0)).await.unwrap();
+        store.claim_conversation("dead", Duration::from_secs(600), conformance::at(1)).await.unwrap().unwrap();
+        accepted.conversation
+    };
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert!(store.claim_conversation("new", Duration::from_secs(30), conformance::at(2)).await.unwrap().is_none());
+    assert_eq!(store.release_all_leases().await.unwrap(), 1);
+    let claim = store.claim_conversation("new", Duration::from_secs(30), conformance::at(2)).await.unwrap().unwrap();
+    assert_eq!(claim.conversation, conv);
+}
+
+mod hot {
+    use super::*;
+
+    fn prefix() -> String {
+        format!("kopru-test:{}:", uuid::Uuid::new_v4().simple())
+    }
+
+    #[tokio::test]
+    async fn in_process_seen_remember() {
+        conformance::hot_seen_remember(Arc::new(InProcessHot::new())).await;
+    }
+
+    #[tokio::test]
+    async fn in_process_locks() {
+        let hot: Arc<dyn Hot> = Arc::new(InProcessHot::new());
+        conformance::hot_locks(hot.clone(), hot).await;
+    }
+
+    #[tokio::test]
+    async fn in_process_publish_subscribe() {
+        let hot: Arc<dyn Hot> = Arc::new(InProcessHot::new());
+        conformance::hot_publish_subscribe(hot.clone(), hot).await;
+    }
+
+    #[tokio::test]
+    async fn redis_seen_remember() {
+        conformance::hot_seen_remember(redis_hot(&prefix()).await).await;
+    }
+
+    #[tokio::test]
+    async fn redis_locks() {
+        let prefix = prefix();
+        conformance::hot_locks(redis_hot(&prefix).await, redis_hot(&prefix).await).await;
+    }
+
+    #[tokio::test]
+    async fn redis_publish_subscribe() {
+        let prefix = prefix();
+        conformance::hot_publish_subscribe(redis_hot(&prefix).await, redis_hot(&prefix).await).await;
+    }
+
+    #[tokio::test]
+    async fn redis_default_prefix_suite() {
+        // The production prefix and channel, shared with whoever else uses this server.
+        let a: Arc<dyn Hot> = Arc::new(RedisHot::connect(&redis_url()).await.unwrap());
+        let b: Arc<dyn Hot> = Arc::new(RedisHot::connect(&redis_url()).await.unwrap());
+        conformance::run_hot_suite(a, b).await;
+    }
+}
+
+/// Redis stopping for a while: calls fail fast, then work again by themselves, and
+/// notices flow again. Runs on a private `redis-server` (skipped if not installed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_fails_fast_and_recovers() {
+    let Some(mut server) = PrivateRedis::start().await else {
+        eprintln!("redis-server not installed; outage test skipped");
+        return;
+    };
+    let url = server.url();
+    let a = RedisHot::connect(&url).await.expect("connect");
+    let b = RedisHot::connect(&url).await.expect("connect");
+    a.remember("k", Duration::from_secs(60)).await.unwrap();
+    assert!(b.seen("k").await.unwrap());
+
+    server.stop().await;
+    for _ in 0..5 {
+        let started = tokio::time::Instant::now();
+        assert!(a.seen("k").await.is_err(), "down: an error");
+        assert!(started.elapsed() < Duration::from_millis(1500), "failed fast: {:?}", started.elapsed());
+        let started = tokio::time::Instant::now();
+        assert!(a.try_lock("l", Duration::from_secs(1)).await.is_err());
+        assert!(a.publish(&store::Notice::Inbox).await.is_err());
+        assert!(started.elapsed() < Duration::from_millis(3000));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    server.restart().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if a.ping().await.is_ok() && b.ping().await.is_ok() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "redis calls did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    a.remember("k2", Duration::from_secs(60)).await.unwrap();
+    assert!(b.seen("k2").await.unwrap());
+    assert!(a.wait_subscribed(Duration::from_secs(15)).await && b.wait_subscribed(Duration::from_secs(15)).await);
+    let mut on_b = b.subscribe();
+    let notice = store::Notice::Messages { tenant: "t".into(), conversation: 1 };
+    a.publish(&notice).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if on_b.recv().await.unwrap() == notice {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(got.is_ok(), "notices flow again after the outage");
+}
+
+/// A `redis-server` of our own on a free port, so stopping it disturbs nobody.
+struct PrivateRedis {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl PrivateRedis {
+    async fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let mut server = PrivateRedis { port, child: None };
+        server.spawn().await.then_some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(&mut self) -> bool {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        let Ok(child) = child else { return false };
+        self.child = Some(child);
+        for _ in 0..50 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    async fn restart(&mut self) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(self.spawn().await, "redis-server restarted");
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `kopru` binary on an ephemeral port, on the embedded
+//! store and on PostgreSQL + Redis. One test binary; modules by theme.
+
+mod harness;
+
+mod bad_input;
+mod cli;
+mod resilience;
+mod webchat;
