@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse_jsonl("{\"text\":\"a\",\"intent\":\"b\"}\n{\"text\":\"no intent\"}\n").unwrap_err();
+        let e = parse_jsonl("{\"text\":\"a\",\"intent\":\"b\"}\n{\"text\":\"no intent\"}\n")
+            .unwrap_err();
         assert!(e.to_string().starts_with("line 2:"), "{e}");
         let e = parse_jsonl("{broken\n").unwrap_err();
         assert!(e.to_string().starts_with("line 1:"), "{e}");

@@ -122,7 +122,11 @@ impl IntentReport {
         });
         IntentReport {
             n,
-            accuracy: if n > 0 { round3(correct as f64 / n as f64) } else { 0.0 },
+            accuracy: if n > 0 {
+                round3(correct as f64 / n as f64)
+            } else {
+                0.0
+            },
             macro_f1: if labels.is_empty() {
                 0.0
             } else {
@@ -140,7 +144,9 @@ mod tests {
     use super::*;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -185,7 +191,14 @@ mod tests {
     fn json_shape_matches_the_contract() {
         let r = IntentReport::compute(&pairs(&[("a", "a")]), &[5]);
         let v = serde_json::to_value(&r).unwrap();
-        for key in ["n", "accuracy", "macro_f1", "per_intent", "confusion", "latency_us"] {
+        for key in [
+            "n",
+            "accuracy",
+            "macro_f1",
+            "per_intent",
+            "confusion",
+            "latency_us",
+        ] {
             assert!(v.get(key).is_some(), "{key}");
         }
         assert_eq!(v["per_intent"]["a"]["support"], 1);

@@ -46,7 +46,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
         crate::metrics::rejected("api", code);
-        let mut resp = (status, Json(json!({"error": {"code": code, "message": message}}))).into_response();
+        let mut resp = (
+            status,
+            Json(json!({"error": {"code": code, "message": message}})),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -77,10 +81,13 @@ impl FromRequestParts<AppState> for TenantAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized("missing Authorization: Bearer <key>"))?;
+        let header =
+            parts
+                .headers
+                .get(axum::http::header::AUTHORIZATION)
+                .ok_or(ApiError::Unauthorized(
+                    "missing Authorization: Bearer <key>",
+                ))?;
         let key = header
             .to_str()
             .ok()
@@ -129,9 +136,15 @@ pub async fn list_conversations(
     let list = state
         .rt
         .store
-        .list_conversations(&tenant.config.id, p.limit.unwrap_or(50), p.offset.unwrap_or(0))
+        .list_conversations(
+            &tenant.config.id,
+            p.limit.unwrap_or(50),
+            p.offset.unwrap_or(0),
+        )
         .await?;
-    Ok(Json(json!({"tenant": tenant.config.id, "conversations": list})))
+    Ok(Json(
+        json!({"tenant": tenant.config.id, "conversations": list}),
+    ))
 }
 
 /// `GET /api/v1/conversations/{id}`: the conversation with its messages.
@@ -151,7 +164,12 @@ pub async fn get_conversation(
         .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))?;
     let messages = rt
         .store
-        .messages(&tenant.config.id, id, p.after.unwrap_or(0), p.limit.unwrap_or(500))
+        .messages(
+            &tenant.config.id,
+            id,
+            p.after.unwrap_or(0),
+            p.limit.unwrap_or(500),
+        )
         .await?;
     Ok(Json(json!({
         "conversation": {
@@ -179,13 +197,24 @@ pub async fn list_messages(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let p = page(q)?;
     let id = conversation_id(&id)?;
-    if state.rt.store.conversation(&tenant.config.id, id).await?.is_none() {
+    if state
+        .rt
+        .store
+        .conversation(&tenant.config.id, id)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::NotFound(format!("conversation {id} not found")));
     }
     let messages = state
         .rt
         .store
-        .messages(&tenant.config.id, id, p.after.unwrap_or(0), p.limit.unwrap_or(100))
+        .messages(
+            &tenant.config.id,
+            id,
+            p.after.unwrap_or(0),
+            p.limit.unwrap_or(100),
+        )
         .await?;
     Ok(Json(json!({"messages": messages})))
 }
@@ -205,9 +234,16 @@ pub async fn release(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))?;
     if !conv.handoff {
-        return Ok((StatusCode::OK, Json(json!({"released": false, "reason": "the bot already has this conversation"}))));
+        return Ok((
+            StatusCode::OK,
+            Json(json!({"released": false, "reason": "the bot already has this conversation"})),
+        ));
     }
-    let turns = conv.state.get("turns").and_then(|t| t.as_i64()).unwrap_or(0);
+    let turns = conv
+        .state
+        .get("turns")
+        .and_then(|t| t.as_i64())
+        .unwrap_or(0);
     let queued = rt
         .store
         .enqueue_event(
@@ -219,5 +255,8 @@ pub async fn release(
         )
         .await?;
     let _ = rt.hot.publish(&store::Notice::Inbox).await;
-    Ok((StatusCode::ACCEPTED, Json(json!({"released": true, "queued": queued}))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"released": true, "queued": queued})),
+    ))
 }

@@ -30,7 +30,11 @@ pub async fn run(rt: Arc<Runtime>, tenant: &str, session: Option<String>) -> any
             t.config.name
         );
     }
-    let mut cursor = match rt.store.find_conversation(tenant, Channel::Webchat, &handle).await? {
+    let mut cursor = match rt
+        .store
+        .find_conversation(tenant, Channel::Webchat, &handle)
+        .await?
+    {
         Some(c) => rt
             .store
             .messages(tenant, c.id, 0, 10_000)
@@ -63,7 +67,9 @@ pub async fn run(rt: Arc<Runtime>, tenant: &str, session: Option<String>) -> any
                 name: Some("terminal".into()),
                 phone: None,
             },
-            content: Content::Text { body: text.to_string() },
+            content: Content::Text {
+                body: text.to_string(),
+            },
             referral: None,
             provider_id: format!("{handle}:{n}-{}", uuid::Uuid::new_v4().simple()),
             sent_at_ms: None,
@@ -77,7 +83,11 @@ pub async fn run(rt: Arc<Runtime>, tenant: &str, session: Option<String>) -> any
         }
     }
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(5), futures_util::future::join_all(workers)).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures_util::future::join_all(workers),
+    )
+    .await;
     Ok(())
 }
 
@@ -92,7 +102,10 @@ async fn wait_for_replies(
     let started = Instant::now();
     loop {
         let pending = rt.store.pending_inbox(conversation, 1).await?;
-        let msgs = rt.store.messages(tenant, conversation, *cursor, 500).await?;
+        let msgs = rt
+            .store
+            .messages(tenant, conversation, *cursor, 500)
+            .await?;
         let queued = msgs
             .iter()
             .any(|m| m.direction == Direction::Out && m.status == MessageStatus::Queued);

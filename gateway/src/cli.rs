@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "kopru", version, about = "Köprü: a conversational bot gateway for Turkish businesses")]
+#[command(
+    name = "kopru",
+    version,
+    about = "Köprü: a conversational bot gateway for Turkish businesses"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "KOPRU_LOG_FORMAT")]
@@ -61,7 +65,10 @@ pub fn main() -> ExitCode {
     };
     let quiet = matches!(cli.command, Command::Chat { .. });
     init_tracing(cli.log_format, quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kopru: cannot start the async runtime: {e}");
@@ -83,7 +90,11 @@ fn one_line(e: &anyhow::Error) -> String {
 
 fn init_tracing(format: LogFormat, quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if quiet { "warn" } else { "info,tower_http=warn,sqlx=warn" };
+    let default = if quiet {
+        "warn"
+    } else {
+        "info,tower_http=warn,sqlx=warn"
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -103,7 +114,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             session,
         } => {
             let (config, source) = Config::load(config.as_deref(), std::env::vars())?;
-            let rt = Runtime::build(config, source).await?;
+            let rt = Runtime::build(config, source, false).await?;
             crate::chat::run(rt, &tenant, session).await
         }
     }
@@ -112,7 +123,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
 async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     let (config, source) = Config::load(path.as_deref(), std::env::vars())?;
     let listen = config.server.listen.clone();
-    let rt = Runtime::build(config, source.clone()).await?;
+    let rt = Runtime::build(config, source.clone(), true).await?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;

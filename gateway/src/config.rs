@@ -332,7 +332,7 @@ impl Config {
             };
             if !valid_tenant_id(&t.id) {
                 return Err(err(
-                    "id must be 1-64 characters of a-z 0-9 and -".to_string(),
+                    "id must be 1-64 characters of a-z 0-9 and -".to_string()
                 ));
             }
             if !seen.insert(t.id.as_str()) {
@@ -460,14 +460,17 @@ fn apply_override(
 fn parse_value(raw: &str) -> toml::Value {
     let wrapped = format!("v = {raw}");
     match toml::from_str::<toml::Table>(&wrapped) {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.into())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
         Err(_) => toml::Value::String(raw.into()),
     }
 }
 
 /// Reads a secret from the variable named by a `*_env` key.
 pub fn secret(var: Option<&str>) -> Option<String> {
-    var.and_then(|v| std::env::var(v).ok()).filter(|s| !s.is_empty())
+    var.and_then(|v| std::env::var(v).ok())
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -505,7 +508,10 @@ mod tests {
             None,
             env(&[
                 ("KOPRU_SERVER__LISTEN", "127.0.0.1:0"),
-                ("KOPRU_STORE__POSTGRES_URL", "postgres://root@127.0.0.1/test"),
+                (
+                    "KOPRU_STORE__POSTGRES_URL",
+                    "postgres://root@127.0.0.1/test",
+                ),
                 ("KOPRU_WORKERS__INBOX", "3"),
                 ("KOPRU_TENANTS__1__NAME", "Başka Klinik"),
                 ("KOPRU_UNRELATED", "ignored: no double underscore"),

@@ -38,9 +38,16 @@ pub async fn ingest(rt: &Runtime, inbound: &Inbound) -> Result<Ingested, StoreEr
             conversation: None,
         });
     }
-    let accepted = rt.store.accept_inbound(inbound, jiff::Timestamp::now()).await?;
+    let accepted = rt
+        .store
+        .accept_inbound(inbound, jiff::Timestamp::now())
+        .await?;
     let _ = rt.hot.remember(&key, DEDUPE_TTL).await;
-    m::message_in(&inbound.tenant, inbound.channel.as_str(), accepted.duplicate);
+    m::message_in(
+        &inbound.tenant,
+        inbound.channel.as_str(),
+        accepted.duplicate,
+    );
     if !accepted.duplicate {
         let _ = rt.hot.publish(&Notice::Inbox).await;
         let _ = rt

@@ -30,7 +30,8 @@ pub fn message_out(tenant: &str, channel: &str) {
 
 pub fn turn_handled(tenant: &str, replies: usize, took: Duration) {
     metrics::counter!("kopru_turns_total", "tenant" => tenant.to_string()).increment(1);
-    metrics::counter!("kopru_replies_total", "tenant" => tenant.to_string()).increment(replies as u64);
+    metrics::counter!("kopru_replies_total", "tenant" => tenant.to_string())
+        .increment(replies as u64);
     metrics::histogram!("kopru_turn_seconds").record(took.as_secs_f64());
 }
 

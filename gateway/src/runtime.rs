@@ -33,13 +33,28 @@ pub struct Runtime {
 
 impl Runtime {
     /// Connects the stores, trains the NLU and prepares the tenants.
-    pub async fn build(config: Config, source: Source) -> anyhow::Result<Arc<Runtime>> {
+    ///
+    /// `exclusive`: this process is the embedded store's only server, so leases left by
+    /// a crashed predecessor can be dropped at once instead of waiting for them to
+    /// expire. (`kopru chat` may run beside a server and must not.)
+    pub async fn build(
+        config: Config,
+        source: Source,
+        exclusive: bool,
+    ) -> anyhow::Result<Arc<Runtime>> {
         let store: Arc<dyn Store> = match &config.store.postgres_url {
             Some(url) => store::connect(url).await?,
             None => {
                 std::fs::create_dir_all(&config.server.data_dir)?;
                 let path = config.server.data_dir.join("kopru.db");
-                Arc::new(store::SqliteStore::open(&path).await?)
+                let sqlite = store::SqliteStore::open(&path).await?;
+                if exclusive {
+                    let n = sqlite.release_all_leases().await?;
+                    if n > 0 {
+                        tracing::info!(leases = n, "dropped leases of a previous run");
+                    }
+                }
+                Arc::new(sqlite)
             }
         };
         let hot: Arc<dyn Hot> = match &config.store.redis_url {
@@ -145,9 +160,9 @@ fn save_demo_keys(config: &Config, keys: &HashMap<String, String>) {
     let path = demo_keys_path(config);
     let _ = std::fs::create_dir_all(&config.server.data_dir);
     let sorted: std::collections::BTreeMap<_, _> = keys.iter().collect();
-    if let Ok(text) = toml::to_string(&sorted) {
-        if let Err(e) = std::fs::write(&path, text) {
-            tracing::warn!(path = %path.display(), error = %e, "could not keep demo keys");
-        }
+    if let Ok(text) = toml::to_string(&sorted)
+        && let Err(e) = std::fs::write(&path, text)
+    {
+        tracing::warn!(path = %path.display(), error = %e, "could not keep demo keys");
     }
 }

@@ -41,7 +41,10 @@ pub fn app(state: AppState) -> Router {
         .route("/webchat/{tenant}/ws", get(webchat::upgrade))
         .route("/api/v1/conversations", get(api::list_conversations))
         .route("/api/v1/conversations/{id}", get(api::get_conversation))
-        .route("/api/v1/conversations/{id}/messages", get(api::list_messages))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(api::list_messages),
+        )
         .route("/api/v1/conversations/{id}/release", post(api::release))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
@@ -82,7 +85,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
 async fn widget() -> Response {
     (
         [
-            (header::CONTENT_TYPE, "application/javascript; charset=utf-8"),
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         channels::webchat::WIDGET_JS,
@@ -97,7 +103,13 @@ async fn demo_page(State(state): State<AppState>) -> Html<String> {
         .tenants
         .values()
         .filter(|t| t.config.webchat.is_some())
-        .map(|t| (t.config.id.clone(), t.config.name.clone(), t.profile.niche.as_str()))
+        .map(|t| {
+            (
+                t.config.id.clone(),
+                t.config.name.clone(),
+                t.profile.niche.as_str(),
+            )
+        })
         .collect();
     tenants.sort();
     let first = tenants.first().map(|t| t.0.clone()).unwrap_or_default();

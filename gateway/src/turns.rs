@@ -32,11 +32,20 @@ async fn drain(rt: &Runtime, claim: &Claim) -> Result<usize, StoreError> {
         if items.is_empty() {
             return Ok(handled);
         }
-        let Some(mut conversation) = rt.store.conversation(&claim.tenant, claim.conversation).await? else {
+        let Some(mut conversation) = rt
+            .store
+            .conversation(&claim.tenant, claim.conversation)
+            .await?
+        else {
             return Err(StoreError::NotFound);
         };
         rt.store
-            .renew_lease(claim.conversation, &rt.owner, rt.lease(), jiff::Timestamp::now())
+            .renew_lease(
+                claim.conversation,
+                &rt.owner,
+                rt.lease(),
+                jiff::Timestamp::now(),
+            )
             .await?;
         for item in &items {
             let started = std::time::Instant::now();
@@ -84,7 +93,14 @@ pub fn decide(rt: &Runtime, conversation: &ConversationRecord, item: &InboxItem)
             return turn;
         }
     };
-    if let (Some(seq), Event::Message { understanding: Some(u), .. }) = (message_seq, &event) {
+    if let (
+        Some(seq),
+        Event::Message {
+            understanding: Some(u),
+            ..
+        },
+    ) = (message_seq, &event)
+    {
         turn.annotate = Some((
             seq,
             serde_json::json!({"intent": u.intent, "confidence": u.confidence, "path": "local"}),
@@ -132,7 +148,11 @@ fn apply(turn: &mut Turn, actions: Vec<Action>) {
 
 /// Reads an inbox item as an engine event; for customer messages also the message seq.
 fn to_event(rt: &Runtime, niche: &str, item: &InboxItem) -> Result<(Event, Option<i64>), String> {
-    let kind = item.event.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    let kind = item
+        .event
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .unwrap_or("");
     match kind {
         "message" => {
             let inbound: Inbound = serde_json::from_value(item.event["inbound"].clone())

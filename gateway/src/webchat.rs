@@ -18,11 +18,11 @@ use channels::webchat::{
 };
 use channels::{Channel, Content, OutContent};
 use futures_util::{SinkExt, StreamExt};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use store::{Direction, MessageStatus, Notice};
 use tokio::sync::{broadcast, mpsc};
 
@@ -47,11 +47,20 @@ pub async fn upgrade(
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("unknown tenant {tenant:?}")))?;
     let Some(wc) = &t.config.webchat else {
-        return Err(ApiError::NotFound(format!("tenant {tenant:?} has no web chat")));
+        return Err(ApiError::NotFound(format!(
+            "tenant {tenant:?} has no web chat"
+        )));
     };
     if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
-        if !wc.allowed_origins.iter().any(|o| o == origin) {
+        // Pages served by the gateway itself (the demo page) are same-origin.
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let same_origin = !host.is_empty()
+            && (origin == format!("http://{host}") || origin == format!("https://{host}"));
+        if !same_origin && !wc.allowed_origins.iter().any(|o| o == origin) {
             m::rejected("webchat", "origin");
             return Err(ApiError::Forbidden(format!(
                 "origin {origin:?} may not open this tenant's web chat"
@@ -149,7 +158,12 @@ impl Session {
                 (session, last_seen, name, referral)
             }
             Ok(_) => {
-                refuse(&mut tx, ErrorCode::OutOfOrder, "the first frame must be hello").await;
+                refuse(
+                    &mut tx,
+                    ErrorCode::OutOfOrder,
+                    "the first frame must be hello",
+                )
+                .await;
                 let _ = tx.send(Message::Close(None)).await;
                 return;
             }
@@ -176,7 +190,9 @@ impl Session {
             rt: rt.clone(),
             tenant: tenant.clone(),
             session: session.clone(),
-            name: name.filter(|n| !n.trim().is_empty()).map(|n| n.chars().take(100).collect()),
+            name: name
+                .filter(|n| !n.trim().is_empty())
+                .map(|n| n.chars().take(100).collect()),
             referral,
             conversation,
             cursor: last_seen.unwrap_or(0).max(0),
@@ -263,7 +279,12 @@ impl Session {
             ClientFrame::Message { id, .. } | ClientFrame::Postback { id, .. } => id.clone(),
         };
         if !self.allow() {
-            refuse(tx, ErrorCode::RateLimited, "too many messages; wait a few seconds").await;
+            refuse(
+                tx,
+                ErrorCode::RateLimited,
+                "too many messages; wait a few seconds",
+            )
+            .await;
             return true;
         }
         let Some(inbound) = webchat::normalize(
@@ -283,7 +304,11 @@ impl Session {
                         None => self
                             .rt
                             .store
-                            .find_conversation(&self.tenant.config.id, Channel::Webchat, &self.session)
+                            .find_conversation(
+                                &self.tenant.config.id,
+                                Channel::Webchat,
+                                &self.session,
+                            )
                             .await
                             .ok()
                             .flatten()
@@ -302,7 +327,12 @@ impl Session {
             }
             Err(e) => {
                 tracing::warn!(tenant = %self.tenant.config.id, error = %e, "web chat message not stored");
-                refuse(tx, ErrorCode::Unavailable, "message not stored; resend it with the same id").await;
+                refuse(
+                    tx,
+                    ErrorCode::Unavailable,
+                    "message not stored; resend it with the same id",
+                )
+                .await;
                 true
             }
         }
@@ -351,7 +381,8 @@ impl Session {
                 let at = msg.created_at.to_string();
                 let frame = match msg.direction {
                     Direction::In => {
-                        let content: Option<Content> = serde_json::from_value(msg.content.clone()).ok();
+                        let content: Option<Content> =
+                            serde_json::from_value(msg.content.clone()).ok();
                         let text = content
                             .as_ref()
                             .and_then(|c| c.text())
@@ -372,7 +403,8 @@ impl Session {
                         }
                     }
                     Direction::Out => {
-                        let content: OutContent = match serde_json::from_value(msg.content.clone()) {
+                        let content: OutContent = match serde_json::from_value(msg.content.clone())
+                        {
                             Ok(c) => c,
                             Err(_) => {
                                 self.cursor = msg.seq;
@@ -398,14 +430,19 @@ impl Session {
 /// notice costs one map lookup instead of waking every open socket.
 #[derive(Default)]
 pub struct Hub {
-    sockets: Mutex<HashMap<(String, i64), Vec<(u64, mpsc::Sender<()>)>>>,
+    sockets: Mutex<HashMap<ConversationKey, Vec<Waker>>>,
     next: AtomicU64,
 }
+
+/// (tenant, conversation id).
+type ConversationKey = (String, i64);
+/// A registration id and the socket's wake-up channel.
+type Waker = (u64, mpsc::Sender<()>);
 
 /// A socket's registration; unregisters when dropped.
 pub struct Wake {
     hub: Arc<Hub>,
-    key: (String, i64),
+    key: ConversationKey,
     id: u64,
     rx: mpsc::Receiver<()>,
 }
@@ -462,7 +499,10 @@ impl Hub {
     pub async fn run(self: Arc<Self>, mut notices: broadcast::Receiver<Notice>) {
         loop {
             match notices.recv().await {
-                Ok(Notice::Messages { tenant, conversation }) => self.notify(&tenant, conversation),
+                Ok(Notice::Messages {
+                    tenant,
+                    conversation,
+                }) => self.notify(&tenant, conversation),
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => self.notify_all(),
                 Err(broadcast::error::RecvError::Closed) => return,

@@ -157,7 +157,12 @@ async fn timer_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
         // Only one replica sweeps at a time; without Redis each sweeps, which is safe
         // because moving a timer into the inbox is one transaction.
-        let token = rt.hot.try_lock("timers", Duration::from_secs(5)).await.ok().flatten();
+        let token = rt
+            .hot
+            .try_lock("timers", Duration::from_secs(5))
+            .await
+            .ok()
+            .flatten();
         match rt.store.fire_due_timers(Timestamp::now(), 200).await {
             Ok(n) if n > 0 => {
                 let _ = rt.hot.publish(&Notice::Inbox).await;

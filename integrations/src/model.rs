@@ -33,7 +33,11 @@ impl Money {
             }
             grouped.push(c);
         }
-        let unit = if self.currency == "TRY" { "₺" } else { &self.currency };
+        let unit = if self.currency == "TRY" {
+            "₺"
+        } else {
+            &self.currency
+        };
         format!("{sign}{grouped},{frac:02} {unit}")
     }
 }
@@ -188,7 +192,10 @@ mod tests {
         assert_eq!(Money::try_lira(123_450).format_tr(), "1.234,50 ₺");
         assert_eq!(Money::try_lira(5).format_tr(), "0,05 ₺");
         assert_eq!(Money::try_lira(-100_000_000).format_tr(), "-1.000.000,00 ₺");
-        let eur = Money { minor: 250_000, currency: "EUR".into() };
+        let eur = Money {
+            minor: 250_000,
+            currency: "EUR".into(),
+        };
         assert_eq!(eur.format_tr(), "2.500,00 EUR");
     }
 

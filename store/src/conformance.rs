@@ -6,12 +6,15 @@
 //! Checks use fixed times (the store never reads the clock for them) and, for [`Hot`],
 //! random keys, so they can run in parallel against one shared server.
 
-use crate::{Claim, Direction, Hot, MessageStatus, NewOutgoing, Notice, Store, StoreError, TimerOp, Turn};
+use crate::{
+    Claim, Direction, Hot, MessageStatus, NewOutgoing, Notice, Store, StoreError, TimerOp, Turn,
+};
 use channels::{Channel, Contact, Content, Inbound, OutContent, Referral};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +47,7 @@ pub fn store_checks() -> Vec<(&'static str, StoreCheck)> {
         enqueue_event_dedupe,
         unicode_round_trip,
         list_and_page_messages,
+        concurrent_load,
     ]
 }
 
@@ -73,16 +77,29 @@ pub async fn run_hot_suite(a: Arc<dyn Hot>, b: Arc<dyn Hot>) {
 
 /// A fixed instant (2025-06-01T00:00:00Z) plus `secs`.
 pub fn at(secs: i64) -> Timestamp {
-    Timestamp::from_second(1_748_736_000).expect("valid base time") + SignedDuration::from_secs(secs)
+    Timestamp::from_second(1_748_736_000).expect("valid base time")
+        + SignedDuration::from_secs(secs)
 }
 
 /// A customer text message.
-pub fn inbound(tenant: &str, channel: Channel, handle: &str, provider_id: &str, text: &str) -> Inbound {
+pub fn inbound(
+    tenant: &str,
+    channel: Channel,
+    handle: &str,
+    provider_id: &str,
+    text: &str,
+) -> Inbound {
     Inbound {
         tenant: tenant.to_string(),
         channel,
-        contact: Contact { handle: handle.to_string(), name: None, phone: None },
-        content: Content::Text { body: text.to_string() },
+        contact: Contact {
+            handle: handle.to_string(),
+            name: None,
+            phone: None,
+        },
+        content: Content::Text {
+            body: text.to_string(),
+        },
         referral: None,
         provider_id: provider_id.to_string(),
         sent_at_ms: None,
@@ -108,15 +125,25 @@ pub fn turn(claim: &Claim, owner: &str, inbox_id: i64, now: Timestamp) -> Turn {
 }
 
 fn bot(text: &str) -> NewOutgoing {
-    NewOutgoing { sender: "bot".to_string(), content: OutContent::text(text) }
+    NewOutgoing {
+        sender: "bot".to_string(),
+        content: OutContent::text(text),
+    }
 }
 
 const LEASE: Duration = Duration::from_secs(30);
 
 /// Claims as `owner` and expects the given conversation.
 async fn claim_expect(store: &dyn Store, owner: &str, now: Timestamp, expected: i64) -> Claim {
-    let claim = store.claim_conversation(owner, LEASE, now).await.expect("claim").expect("a claim");
-    assert_eq!(claim.conversation, expected, "{owner} claimed the wrong conversation");
+    let claim = store
+        .claim_conversation(owner, LEASE, now)
+        .await
+        .expect("claim")
+        .expect("a claim");
+    assert_eq!(
+        claim.conversation, expected,
+        "{owner} claimed the wrong conversation"
+    );
     claim
 }
 
@@ -128,7 +155,11 @@ async fn claim_expect(store: &dyn Store, owner: &str, now: Timestamp, expected: 
 pub async fn ping_and_tenants(store: Arc<dyn Store>) {
     assert!(!store.backend().is_empty());
     store.ping().await.expect("ping");
-    let mut tenant = crate::TenantRecord { id: "demo".into(), niche: "clinic".into(), name: "Demo Klinik".into() };
+    let mut tenant = crate::TenantRecord {
+        id: "demo".into(),
+        niche: "clinic".into(),
+        name: "Demo Klinik".into(),
+    };
     store.upsert_tenant(&tenant).await.expect("insert tenant");
     tenant.name = "Demo Diş Kliniği".into();
     store.upsert_tenant(&tenant).await.expect("update tenant");
@@ -136,49 +167,136 @@ pub async fn ping_and_tenants(store: Arc<dyn Store>) {
 
 /// The same (tenant, channel, provider id) is stored once; the copy reports the first.
 pub async fn dedupe(store: Arc<dyn Store>) {
-    let msg = inbound("t1", Channel::Whatsapp, "905551112233", "wamid.A", "merhaba");
+    let msg = inbound(
+        "t1",
+        Channel::Whatsapp,
+        "905551112233",
+        "wamid.A",
+        "merhaba",
+    );
     let first = store.accept_inbound(&msg, at(0)).await.expect("first");
     assert!(!first.duplicate);
     let again = store.accept_inbound(&msg, at(5)).await.expect("again");
     assert!(again.duplicate, "second copy must be a duplicate");
-    assert_eq!((again.conversation, again.message), (first.conversation, first.message));
-    assert_eq!(store.messages("t1", first.conversation, 0, 100).await.unwrap().len(), 1);
-    assert_eq!(store.pending_inbox(first.conversation, 100).await.unwrap().len(), 1);
+    assert_eq!(
+        (again.conversation, again.message),
+        (first.conversation, first.message)
+    );
+    assert_eq!(
+        store
+            .messages("t1", first.conversation, 0, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .pending_inbox(first.conversation, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Concurrent copies: exactly one is new.
-    let msg = inbound("t1", Channel::Whatsapp, "905551112233", "wamid.B", "orada mısınız");
+    let msg = inbound(
+        "t1",
+        Channel::Whatsapp,
+        "905551112233",
+        "wamid.B",
+        "orada mısınız",
+    );
     let tasks: Vec<_> = (0..6)
         .map(|_| {
             let (store, msg) = (store.clone(), msg.clone());
-            tokio::spawn(async move { store.accept_inbound(&msg, at(10)).await.expect("concurrent accept") })
+            tokio::spawn(async move {
+                store
+                    .accept_inbound(&msg, at(10))
+                    .await
+                    .expect("concurrent accept")
+            })
         })
         .collect();
     let mut results = Vec::new();
     for task in tasks {
         results.push(task.await.expect("task"));
     }
-    assert_eq!(results.iter().filter(|a| !a.duplicate).count(), 1, "one copy stored: {results:?}");
+    assert_eq!(
+        results.iter().filter(|a| !a.duplicate).count(),
+        1,
+        "one copy stored: {results:?}"
+    );
     assert!(results.iter().all(|a| a.message == results[0].message));
 
     // The key is per tenant and channel.
-    let other_channel = inbound("t1", Channel::Telegram, "905551112233", "wamid.A", "merhaba");
-    assert!(!store.accept_inbound(&other_channel, at(20)).await.unwrap().duplicate);
-    let other_tenant = inbound("t2", Channel::Whatsapp, "905551112233", "wamid.A", "merhaba");
-    assert!(!store.accept_inbound(&other_tenant, at(20)).await.unwrap().duplicate);
-    assert_eq!(store.messages("t1", first.conversation, 0, 100).await.unwrap().len(), 2);
+    let other_channel = inbound(
+        "t1",
+        Channel::Telegram,
+        "905551112233",
+        "wamid.A",
+        "merhaba",
+    );
+    assert!(
+        !store
+            .accept_inbound(&other_channel, at(20))
+            .await
+            .unwrap()
+            .duplicate
+    );
+    let other_tenant = inbound(
+        "t2",
+        Channel::Whatsapp,
+        "905551112233",
+        "wamid.A",
+        "merhaba",
+    );
+    assert!(
+        !store
+            .accept_inbound(&other_tenant, at(20))
+            .await
+            .unwrap()
+            .duplicate
+    );
+    assert_eq!(
+        store
+            .messages("t1", first.conversation, 0, 100)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     let pending = store.pending_inbox(first.conversation, 100).await.unwrap();
     assert_eq!(pending.len(), 2);
     assert_eq!(pending[0].event["kind"], "message");
     assert_eq!(pending[0].event["message"], first.message);
-    assert_eq!(pending[0].event["inbound"], serde_json::to_value(inbound("t1", Channel::Whatsapp, "905551112233", "wamid.A", "merhaba")).unwrap());
+    assert_eq!(
+        pending[0].event["inbound"],
+        serde_json::to_value(inbound(
+            "t1",
+            Channel::Whatsapp,
+            "905551112233",
+            "wamid.A",
+            "merhaba"
+        ))
+        .unwrap()
+    );
     assert_eq!(pending[0].created_at, at(0));
 }
 
 /// The first referral stays on the contact; names and phones follow the latest message.
 pub async fn first_touch_referral(store: Arc<dyn Store>) {
-    let ad = Referral { source_type: Some("ad".into()), source_id: Some("120".into()), ctwa_clid: Some("clid-1".into()), ..Default::default() };
-    let later = Referral { utm_source: Some("google".into()), ..Default::default() };
+    let ad = Referral {
+        source_type: Some("ad".into()),
+        source_id: Some("120".into()),
+        ctwa_clid: Some("clid-1".into()),
+        ..Default::default()
+    };
+    let later = Referral {
+        utm_source: Some("google".into()),
+        ..Default::default()
+    };
 
     let mut m = inbound("t1", Channel::Whatsapp, "905550000001", "m1", "fiyat?");
     m.contact.name = Some("Ayşe".into());
@@ -190,9 +308,17 @@ pub async fn first_touch_referral(store: Arc<dyn Store>) {
     m2.referral = Some(later.clone());
     m2.contact.name = None;
     store.accept_inbound(&m2, at(1)).await.unwrap();
-    let conv = store.conversation("t1", a.conversation).await.unwrap().expect("conversation");
+    let conv = store
+        .conversation("t1", a.conversation)
+        .await
+        .unwrap()
+        .expect("conversation");
     assert_eq!(conv.referral.as_ref(), Some(&ad), "first touch kept");
-    assert_eq!(conv.contact.name.as_deref(), Some("Ayşe"), "name kept when not given");
+    assert_eq!(
+        conv.contact.name.as_deref(),
+        Some("Ayşe"),
+        "name kept when not given"
+    );
     assert_eq!(conv.contact.phone.as_deref(), Some("+905550000001"));
     assert_eq!(conv.last_inbound_at, Some(at(1)));
     assert_eq!(conv.created_at, at(0));
@@ -201,56 +327,173 @@ pub async fn first_touch_referral(store: Arc<dyn Store>) {
     let mut m3 = inbound("t1", Channel::Whatsapp, "905550000001", "m3", "?");
     m3.contact.name = Some("Ayşe Yılmaz".into());
     store.accept_inbound(&m3, at(2)).await.unwrap();
-    let conv = store.conversation("t1", a.conversation).await.unwrap().unwrap();
-    assert_eq!(conv.contact.name.as_deref(), Some("Ayşe Yılmaz"), "name updated when given");
+    let conv = store
+        .conversation("t1", a.conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        conv.contact.name.as_deref(),
+        Some("Ayşe Yılmaz"),
+        "name updated when given"
+    );
     assert_eq!(conv.referral.as_ref(), Some(&ad));
 
     // No referral first (or an empty one): the first real one is the first touch.
     let mut n = inbound("t1", Channel::Instagram, "igsid-9", "i1", "selam");
     n.referral = Some(Referral::default());
     let b = store.accept_inbound(&n, at(3)).await.unwrap();
-    assert_eq!(store.conversation("t1", b.conversation).await.unwrap().unwrap().referral, None);
+    assert_eq!(
+        store
+            .conversation("t1", b.conversation)
+            .await
+            .unwrap()
+            .unwrap()
+            .referral,
+        None
+    );
     let mut n2 = inbound("t1", Channel::Instagram, "igsid-9", "i2", "selam");
     n2.referral = Some(later.clone());
     store.accept_inbound(&n2, at(4)).await.unwrap();
     let mut n3 = inbound("t1", Channel::Instagram, "igsid-9", "i3", "selam");
     n3.referral = Some(ad);
     store.accept_inbound(&n3, at(5)).await.unwrap();
-    assert_eq!(store.conversation("t1", b.conversation).await.unwrap().unwrap().referral, Some(later));
+    assert_eq!(
+        store
+            .conversation("t1", b.conversation)
+            .await
+            .unwrap()
+            .unwrap()
+            .referral,
+        Some(later)
+    );
 }
 
 /// No read or write reaches another tenant's records.
 pub async fn tenant_isolation(store: Arc<dyn Store>) {
-    let a = store.accept_inbound(&inbound("acme", Channel::Whatsapp, "905551", "p1", "a"), at(0)).await.unwrap();
-    let b = store.accept_inbound(&inbound("beta", Channel::Whatsapp, "905551", "p1", "b"), at(1)).await.unwrap();
-    assert_ne!(a.conversation, b.conversation, "same handle, different tenants: two conversations");
+    let a = store
+        .accept_inbound(
+            &inbound("acme", Channel::Whatsapp, "905551", "p1", "a"),
+            at(0),
+        )
+        .await
+        .unwrap();
+    let b = store
+        .accept_inbound(
+            &inbound("beta", Channel::Whatsapp, "905551", "p1", "b"),
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert_ne!(
+        a.conversation, b.conversation,
+        "same handle, different tenants: two conversations"
+    );
 
-    assert!(store.conversation("beta", a.conversation).await.unwrap().is_none());
-    assert!(store.conversation("acme", a.conversation).await.unwrap().is_some());
-    let found = store.find_conversation("beta", Channel::Whatsapp, "905551").await.unwrap().unwrap();
+    assert!(
+        store
+            .conversation("beta", a.conversation)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .conversation("acme", a.conversation)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let found = store
+        .find_conversation("beta", Channel::Whatsapp, "905551")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, b.conversation);
     assert_eq!(found.tenant, "beta");
-    assert!(store.find_conversation("gamma", Channel::Whatsapp, "905551").await.unwrap().is_none());
-    assert!(store.find_conversation("acme", Channel::Telegram, "905551").await.unwrap().is_none());
+    assert!(
+        store
+            .find_conversation("gamma", Channel::Whatsapp, "905551")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_conversation("acme", Channel::Telegram, "905551")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let listed = store.list_conversations("acme", 10, 0).await.unwrap();
-    assert_eq!(listed.iter().map(|c| c.id).collect::<Vec<_>>(), [a.conversation]);
-    assert!(store.list_conversations("gamma", 10, 0).await.unwrap().is_empty());
-    assert!(store.messages("beta", a.conversation, 0, 10).await.unwrap().is_empty());
-    assert_eq!(store.messages("acme", a.conversation, 0, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        listed.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [a.conversation]
+    );
+    assert!(
+        store
+            .list_conversations("gamma", 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .messages("beta", a.conversation, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .messages("acme", a.conversation, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
-    let err = store.enqueue_event("beta", a.conversation, &json!({"kind": "release"}), "r1", at(2)).await;
-    assert!(matches!(err, Err(StoreError::NotFound)), "enqueue into another tenant: {err:?}");
+    let err = store
+        .enqueue_event(
+            "beta",
+            a.conversation,
+            &json!({"kind": "release"}),
+            "r1",
+            at(2),
+        )
+        .await;
+    assert!(
+        matches!(err, Err(StoreError::NotFound)),
+        "enqueue into another tenant: {err:?}"
+    );
 
     // A turn naming the wrong tenant changes nothing.
     let claim = claim_expect(&*store, "w", at(3), a.conversation).await;
-    let item = store.pending_inbox(a.conversation, 1).await.unwrap().remove(0);
+    let item = store
+        .pending_inbox(a.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
     let mut wrong = turn(&claim, "w", item.id, at(3));
     wrong.tenant = "beta".into();
     wrong.outgoing.push(bot("sızdı"));
-    assert!(store.commit_turn(&wrong).await.is_err(), "commit under another tenant must fail");
-    assert_eq!(store.pending_inbox(a.conversation, 10).await.unwrap().len(), 1);
-    assert_eq!(store.messages("acme", a.conversation, 0, 10).await.unwrap().len(), 1);
+    assert!(
+        store.commit_turn(&wrong).await.is_err(),
+        "commit under another tenant must fail"
+    );
+    assert_eq!(
+        store.pending_inbox(a.conversation, 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        store
+            .messages("acme", a.conversation, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// Many workers claiming at once never hold one conversation together, and every
@@ -260,7 +503,13 @@ pub async fn claim_exclusive_under_concurrency(store: Arc<dyn Store>) {
     const WORKERS: usize = 8;
     for i in 0..CONVERSATIONS {
         for j in 0..2 {
-            let msg = inbound("t1", Channel::Webchat, &format!("session-{i}"), &format!("c{i}-{j}"), "selam");
+            let msg = inbound(
+                "t1",
+                Channel::Webchat,
+                &format!("session-{i}"),
+                &format!("c{i}-{j}"),
+                "selam",
+            );
             store.accept_inbound(&msg, at(i as i64)).await.unwrap();
         }
     }
@@ -272,19 +521,33 @@ pub async fn claim_exclusive_under_concurrency(store: Arc<dyn Store>) {
             tokio::spawn(async move {
                 let owner = format!("worker-{w}");
                 let now = at(1000);
-                while let Some(claim) = store.claim_conversation(&owner, LEASE, now).await.expect("claim") {
+                while let Some(claim) = store
+                    .claim_conversation(&owner, LEASE, now)
+                    .await
+                    .expect("claim")
+                {
                     assert!(
                         held.lock().unwrap().insert(claim.conversation),
                         "conversation {} leased twice at once",
                         claim.conversation
                     );
                     tokio::task::yield_now().await;
-                    for item in store.pending_inbox(claim.conversation, 100).await.expect("pending") {
-                        store.commit_turn(&turn(&claim, &owner, item.id, now)).await.expect("commit");
+                    for item in store
+                        .pending_inbox(claim.conversation, 100)
+                        .await
+                        .expect("pending")
+                    {
+                        store
+                            .commit_turn(&turn(&claim, &owner, item.id, now))
+                            .await
+                            .expect("commit");
                         handled.lock().unwrap().push(item.id);
                     }
                     held.lock().unwrap().remove(&claim.conversation);
-                    store.release_conversation(claim.conversation, &owner).await.expect("release");
+                    store
+                        .release_conversation(claim.conversation, &owner)
+                        .await
+                        .expect("release");
                 }
             })
         })
@@ -294,79 +557,211 @@ pub async fn claim_exclusive_under_concurrency(store: Arc<dyn Store>) {
     }
     let handled = handled.lock().unwrap().clone();
     let unique: HashSet<i64> = handled.iter().copied().collect();
-    assert_eq!(handled.len(), CONVERSATIONS * 2, "every item handled exactly once");
+    assert_eq!(
+        handled.len(),
+        CONVERSATIONS * 2,
+        "every item handled exactly once"
+    );
     assert_eq!(unique.len(), CONVERSATIONS * 2);
-    assert!(store.claim_conversation("late", LEASE, at(2000)).await.unwrap().is_none());
+    assert!(
+        store
+            .claim_conversation("late", LEASE, at(2000))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// Claims go to the oldest pending item first; a held lease blocks others until it
 /// expires or is released; pending items come in arrival order.
 pub async fn claim_order_and_expiry(store: Arc<dyn Store>) {
-    assert!(store.claim_conversation("w1", LEASE, at(0)).await.unwrap().is_none(), "nothing pending yet");
-    let a1 = store.accept_inbound(&inbound("t1", Channel::Whatsapp, "a", "a1", "bir"), at(0)).await.unwrap();
-    let b1 = store.accept_inbound(&inbound("t1", Channel::Whatsapp, "b", "b1", "iki"), at(1)).await.unwrap();
-    let a2 = store.accept_inbound(&inbound("t1", Channel::Whatsapp, "a", "a2", "üç"), at(2)).await.unwrap();
+    assert!(
+        store
+            .claim_conversation("w1", LEASE, at(0))
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing pending yet"
+    );
+    let a1 = store
+        .accept_inbound(&inbound("t1", Channel::Whatsapp, "a", "a1", "bir"), at(0))
+        .await
+        .unwrap();
+    let b1 = store
+        .accept_inbound(&inbound("t1", Channel::Whatsapp, "b", "b1", "iki"), at(1))
+        .await
+        .unwrap();
+    let a2 = store
+        .accept_inbound(&inbound("t1", Channel::Whatsapp, "a", "a2", "üç"), at(2))
+        .await
+        .unwrap();
 
     let claim = claim_expect(&*store, "w1", at(3), a1.conversation).await;
     assert_eq!(claim.tenant, "t1");
     let pending = store.pending_inbox(a1.conversation, 10).await.unwrap();
-    let seqs: Vec<_> = pending.iter().map(|i| i.event["message"].as_i64().unwrap()).collect();
+    let seqs: Vec<_> = pending
+        .iter()
+        .map(|i| i.event["message"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, [a1.message, a2.message], "arrival order");
-    assert!(pending.iter().all(|i| i.tenant == "t1" && i.conversation == a1.conversation));
-    assert_eq!(store.pending_inbox(a1.conversation, 1).await.unwrap().len(), 1, "limit applies");
+    assert!(
+        pending
+            .iter()
+            .all(|i| i.tenant == "t1" && i.conversation == a1.conversation)
+    );
+    assert_eq!(
+        store.pending_inbox(a1.conversation, 1).await.unwrap().len(),
+        1,
+        "limit applies"
+    );
 
     claim_expect(&*store, "w2", at(4), b1.conversation).await;
-    assert!(store.claim_conversation("w3", LEASE, at(5)).await.unwrap().is_none(), "both leased");
+    assert!(
+        store
+            .claim_conversation("w3", LEASE, at(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "both leased"
+    );
 
     // w1's lease (until at(33)) expires; w3 takes the conversation over.
-    store.renew_lease(b1.conversation, "w2", LEASE, at(20)).await.expect("renew");
+    store
+        .renew_lease(b1.conversation, "w2", LEASE, at(20))
+        .await
+        .expect("renew");
     claim_expect(&*store, "w3", at(34), a1.conversation).await;
-    assert!(store.claim_conversation("w4", LEASE, at(40)).await.unwrap().is_none(), "b renewed until 50");
+    assert!(
+        store
+            .claim_conversation("w4", LEASE, at(40))
+            .await
+            .unwrap()
+            .is_none(),
+        "b renewed until 50"
+    );
 
     // Releasing by a non-owner does nothing; by the owner frees it.
-    store.release_conversation(a1.conversation, "w1").await.unwrap();
-    assert!(store.claim_conversation("w4", LEASE, at(41)).await.unwrap().is_none());
-    store.release_conversation(a1.conversation, "w3").await.unwrap();
+    store
+        .release_conversation(a1.conversation, "w1")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_conversation("w4", LEASE, at(41))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .release_conversation(a1.conversation, "w3")
+        .await
+        .unwrap();
     claim_expect(&*store, "w4", at(42), a1.conversation).await;
 }
 
 /// Only the lease holder commits or renews.
 pub async fn lease_lost(store: Arc<dyn Store>) {
-    let a = store.accept_inbound(&inbound("t1", Channel::Telegram, "42", "u1", "selam"), at(0)).await.unwrap();
+    let a = store
+        .accept_inbound(
+            &inbound("t1", Channel::Telegram, "42", "u1", "selam"),
+            at(0),
+        )
+        .await
+        .unwrap();
     let claim = claim_expect(&*store, "x", at(1), a.conversation).await;
-    let item = store.pending_inbox(a.conversation, 1).await.unwrap().remove(0);
+    let item = store
+        .pending_inbox(a.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
 
     let mut by_y = turn(&claim, "y", item.id, at(2));
     by_y.outgoing.push(bot("merhaba"));
     let err = store.commit_turn(&by_y).await;
-    assert!(matches!(err, Err(StoreError::LeaseLost(c)) if c == a.conversation), "non-owner commit: {err:?}");
+    assert!(
+        matches!(err, Err(StoreError::LeaseLost(c)) if c == a.conversation),
+        "non-owner commit: {err:?}"
+    );
     let err = store.renew_lease(a.conversation, "y", LEASE, at(2)).await;
-    assert!(matches!(err, Err(StoreError::LeaseLost(_))), "non-owner renew: {err:?}");
+    assert!(
+        matches!(err, Err(StoreError::LeaseLost(_))),
+        "non-owner renew: {err:?}"
+    );
 
     // x's lease expires and z takes over: x has lost it.
     let z = claim_expect(&*store, "z", at(100), a.conversation).await;
     let mut by_x = turn(&claim, "x", item.id, at(101));
     by_x.outgoing.push(bot("geç kaldım"));
-    assert!(matches!(store.commit_turn(&by_x).await, Err(StoreError::LeaseLost(_))));
-    assert!(matches!(store.renew_lease(a.conversation, "x", LEASE, at(101)).await, Err(StoreError::LeaseLost(_))));
-    assert_eq!(store.messages("t1", a.conversation, 0, 10).await.unwrap().len(), 1, "nothing written");
-    assert_eq!(store.pending_inbox(a.conversation, 10).await.unwrap().len(), 1, "item still pending");
+    assert!(matches!(
+        store.commit_turn(&by_x).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    assert!(matches!(
+        store.renew_lease(a.conversation, "x", LEASE, at(101)).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    assert_eq!(
+        store
+            .messages("t1", a.conversation, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "nothing written"
+    );
+    assert_eq!(
+        store.pending_inbox(a.conversation, 10).await.unwrap().len(),
+        1,
+        "item still pending"
+    );
 
-    store.commit_turn(&turn(&z, "z", item.id, at(102))).await.expect("owner commits");
-    assert!(store.pending_inbox(a.conversation, 10).await.unwrap().is_empty());
+    store
+        .commit_turn(&turn(&z, "z", item.id, at(102)))
+        .await
+        .expect("owner commits");
+    assert!(
+        store
+            .pending_inbox(a.conversation, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Unknown inbox item or conversation.
-    assert!(matches!(store.commit_turn(&turn(&z, "z", item.id + 999, at(103))).await, Err(StoreError::NotFound)));
-    let ghost = Claim { tenant: "t1".into(), conversation: a.conversation + 999 };
-    assert!(matches!(store.commit_turn(&turn(&ghost, "z", item.id, at(103))).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store
+            .commit_turn(&turn(&z, "z", item.id + 999, at(103)))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let ghost = Claim {
+        tenant: "t1".into(),
+        conversation: a.conversation + 999,
+    };
+    assert!(matches!(
+        store
+            .commit_turn(&turn(&ghost, "z", item.id, at(103)))
+            .await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 /// A turn saves state, handoff, tags (as a set), the annotation, bot messages with
 /// their outbox rows, and the opt-out.
 pub async fn commit_turn_effects(store: Arc<dyn Store>) {
-    let a = store.accept_inbound(&inbound("t1", Channel::Whatsapp, "905", "w1", "randevu"), at(0)).await.unwrap();
+    let a = store
+        .accept_inbound(
+            &inbound("t1", Channel::Whatsapp, "905", "w1", "randevu"),
+            at(0),
+        )
+        .await
+        .unwrap();
     let claim = claim_expect(&*store, "w", at(1), a.conversation).await;
-    let item = store.pending_inbox(a.conversation, 1).await.unwrap().remove(0);
+    let item = store
+        .pending_inbox(a.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
 
     let mut t = turn(&claim, "w", item.id, at(2));
     t.state = json!({"flow": "booking", "slots": {"service": "dolgu"}});
@@ -378,13 +773,20 @@ pub async fn commit_turn_effects(store: Arc<dyn Store>) {
             sender: "bot".into(),
             content: OutContent::Buttons {
                 body: "Seçin".into(),
-                buttons: vec![channels::Button { id: "mon".into(), title: "Pazartesi".into() }],
+                buttons: vec![channels::Button {
+                    id: "mon".into(),
+                    title: "Pazartesi".into(),
+                }],
             },
         },
     ];
     store.commit_turn(&t).await.expect("commit");
 
-    let conv = store.conversation("t1", a.conversation).await.unwrap().unwrap();
+    let conv = store
+        .conversation("t1", a.conversation)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(conv.state, t.state);
     assert_eq!(conv.tags, ["randevu", "yeni"]);
     assert!(!conv.handoff && !conv.opted_out);
@@ -392,13 +794,19 @@ pub async fn commit_turn_effects(store: Arc<dyn Store>) {
     let messages = store.messages("t1", a.conversation, 0, 10).await.unwrap();
     assert_eq!(messages.len(), 3);
     let customer = &messages[0];
-    assert_eq!((customer.direction, customer.status), (Direction::In, MessageStatus::Received));
+    assert_eq!(
+        (customer.direction, customer.status),
+        (Direction::In, MessageStatus::Received)
+    );
     assert_eq!(customer.sender, "customer");
     assert_eq!(customer.provider_id.as_deref(), Some("w1"));
     assert_eq!(customer.content, json!({"type": "text", "body": "randevu"}));
     assert_eq!(customer.meta, json!({"intent": "book", "confidence": 0.93}));
     for (m, out) in messages[1..].iter().zip(&t.outgoing) {
-        assert_eq!((m.direction, m.status), (Direction::Out, MessageStatus::Queued));
+        assert_eq!(
+            (m.direction, m.status),
+            (Direction::Out, MessageStatus::Queued)
+        );
         assert_eq!(m.sender, "bot");
         assert_eq!(m.content, serde_json::to_value(&out.content).unwrap());
         assert_eq!(m.created_at, at(2));
@@ -406,8 +814,15 @@ pub async fn commit_turn_effects(store: Arc<dyn Store>) {
     assert!(messages.windows(2).all(|w| w[0].seq < w[1].seq));
 
     // A second turn: handoff, more tags, opt-out.
-    store.enqueue_event("t1", a.conversation, &json!({"kind": "agent"}), "e1", at(3)).await.unwrap();
-    let item = store.pending_inbox(a.conversation, 1).await.unwrap().remove(0);
+    store
+        .enqueue_event("t1", a.conversation, &json!({"kind": "agent"}), "e1", at(3))
+        .await
+        .unwrap();
+    let item = store
+        .pending_inbox(a.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(item.event, json!({"kind": "agent"}));
     let mut t2 = turn(&claim, "w", item.id, at(4));
     t2.state = json!({"flow": "handoff"});
@@ -415,49 +830,113 @@ pub async fn commit_turn_effects(store: Arc<dyn Store>) {
     t2.opt_out = true;
     t2.tags = vec!["yeni".into(), "şikayet".into()];
     store.commit_turn(&t2).await.unwrap();
-    let conv = store.conversation("t1", a.conversation).await.unwrap().unwrap();
+    let conv = store
+        .conversation("t1", a.conversation)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(conv.handoff && conv.opted_out);
     assert_eq!(conv.tags, ["randevu", "yeni", "şikayet"]);
     assert_eq!(conv.state, json!({"flow": "handoff"}));
-    let summary = store.list_conversations("t1", 10, 0).await.unwrap().remove(0);
+    let summary = store
+        .list_conversations("t1", 10, 0)
+        .await
+        .unwrap()
+        .remove(0);
     assert!(summary.handoff && summary.opted_out);
     assert_eq!(summary.message_count, 3);
-    assert_eq!(summary.last_message_at, at(2), "the last message was the bot's at 2");
+    assert_eq!(
+        summary.last_message_at,
+        at(2),
+        "the last message was the bot's at 2"
+    );
 }
 
 /// Committing the same inbox item twice applies it once.
 pub async fn commit_idempotent(store: Arc<dyn Store>) {
-    let a = store.accept_inbound(&inbound("t1", Channel::Whatsapp, "905", "w1", "selam"), at(0)).await.unwrap();
+    let a = store
+        .accept_inbound(
+            &inbound("t1", Channel::Whatsapp, "905", "w1", "selam"),
+            at(0),
+        )
+        .await
+        .unwrap();
     let claim = claim_expect(&*store, "w", at(1), a.conversation).await;
-    let item = store.pending_inbox(a.conversation, 1).await.unwrap().remove(0);
+    let item = store
+        .pending_inbox(a.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
     let mut t = turn(&claim, "w", item.id, at(2));
     t.outgoing = vec![bot("Merhaba!"), bot("Size nasıl yardımcı olabilirim?")];
     t.state = json!({"step": 1});
     store.commit_turn(&t).await.unwrap();
     let mut again = t.clone();
     again.state = json!({"step": 2});
-    store.commit_turn(&again).await.expect("second commit is fine");
-    assert_eq!(store.messages("t1", a.conversation, 0, 10).await.unwrap().len(), 3);
-    assert_eq!(store.conversation("t1", a.conversation).await.unwrap().unwrap().state, json!({"step": 1}));
+    store
+        .commit_turn(&again)
+        .await
+        .expect("second commit is fine");
+    assert_eq!(
+        store
+            .messages("t1", a.conversation, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        store
+            .conversation("t1", a.conversation)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        json!({"step": 1})
+    );
     let out = store.claim_outbox("s", 10, LEASE, at(3)).await.unwrap();
     assert_eq!(out.len(), 2, "one outbox row per message");
 }
 
 /// queued → leased → sent; retry later; final failure.
 pub async fn outbox_lifecycle(store: Arc<dyn Store>) {
-    let a = store.accept_inbound(&inbound("t1", Channel::Whatsapp, "905321", "w1", "selam"), at(0)).await.unwrap();
+    let a = store
+        .accept_inbound(
+            &inbound("t1", Channel::Whatsapp, "905321", "w1", "selam"),
+            at(0),
+        )
+        .await
+        .unwrap();
     let claim = claim_expect(&*store, "w", at(1), a.conversation).await;
-    let item = store.pending_inbox(a.conversation, 1).await.unwrap().remove(0);
+    let item = store
+        .pending_inbox(a.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
     let mut t = turn(&claim, "w", item.id, at(2));
     t.outgoing = vec![bot("bir"), bot("iki"), bot("üç")];
     store.commit_turn(&t).await.unwrap();
-    assert!(store.claim_outbox("s1", 10, LEASE, at(1)).await.unwrap().is_empty(), "not due before it was queued");
+    assert!(
+        store
+            .claim_outbox("s1", 10, LEASE, at(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due before it was queued"
+    );
 
     let batch = store.claim_outbox("s1", 2, LEASE, at(3)).await.unwrap();
     assert_eq!(batch.len(), 2, "limit");
     let rest = store.claim_outbox("s2", 10, LEASE, at(3)).await.unwrap();
     assert_eq!(rest.len(), 1);
-    assert!(store.claim_outbox("s3", 10, LEASE, at(4)).await.unwrap().is_empty(), "all leased");
+    assert!(
+        store
+            .claim_outbox("s3", 10, LEASE, at(4))
+            .await
+            .unwrap()
+            .is_empty(),
+        "all leased"
+    );
     let all: Vec<_> = batch.iter().chain(&rest).collect();
     assert!(all.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
     for (i, o) in all.iter().enumerate() {
@@ -470,110 +949,301 @@ pub async fn outbox_lifecycle(store: Arc<dyn Store>) {
     }
 
     // Sent.
-    store.outbox_sent(all[0].id, Some("wamid.OUT1"), at(5)).await.unwrap();
-    let m = store.messages("t1", a.conversation, all[0].message - 1, 1).await.unwrap().remove(0);
-    assert_eq!((m.seq, m.status, m.provider_id.as_deref()), (all[0].message, MessageStatus::Sent, Some("wamid.OUT1")));
+    store
+        .outbox_sent(all[0].id, Some("wamid.OUT1"), at(5))
+        .await
+        .unwrap();
+    let m = store
+        .messages("t1", a.conversation, all[0].message - 1, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (m.seq, m.status, m.provider_id.as_deref()),
+        (all[0].message, MessageStatus::Sent, Some("wamid.OUT1"))
+    );
 
     // Final failure.
-    store.outbox_failed(all[2].id, "400 invalid recipient", None).await.unwrap();
-    let m = store.messages("t1", a.conversation, all[2].message - 1, 1).await.unwrap().remove(0);
+    store
+        .outbox_failed(all[2].id, "400 invalid recipient", None)
+        .await
+        .unwrap();
+    let m = store
+        .messages("t1", a.conversation, all[2].message - 1, 1)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(m.status, MessageStatus::Failed);
     assert_eq!(m.error.as_deref(), Some("400 invalid recipient"));
     // Retry later.
-    store.outbox_failed(all[1].id, "429 too many requests", Some(at(60))).await.unwrap();
-    assert!(store.claim_outbox("s1", 10, LEASE, at(59)).await.unwrap().is_empty(), "not before retry time");
+    store
+        .outbox_failed(all[1].id, "429 too many requests", Some(at(60)))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_outbox("s1", 10, LEASE, at(59))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not before retry time"
+    );
     let retried = store.claim_outbox("s1", 10, LEASE, at(60)).await.unwrap();
     assert_eq!(retried.len(), 1);
     assert_eq!((retried[0].id, retried[0].attempts), (all[1].id, 2));
-    assert_eq!(retried[0].idempotency_key, all[1].idempotency_key, "stable across retries");
-    let m = store.messages("t1", a.conversation, all[1].message - 1, 1).await.unwrap().remove(0);
-    assert_eq!(m.status, MessageStatus::Queued, "still queued while retrying");
-    store.outbox_sent(retried[0].id, Some("wamid.OUT2"), at(61)).await.unwrap();
+    assert_eq!(
+        retried[0].idempotency_key, all[1].idempotency_key,
+        "stable across retries"
+    );
+    let m = store
+        .messages("t1", a.conversation, all[1].message - 1, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        m.status,
+        MessageStatus::Queued,
+        "still queued while retrying"
+    );
+    store
+        .outbox_sent(retried[0].id, Some("wamid.OUT2"), at(61))
+        .await
+        .unwrap();
 
-    assert!(store.claim_outbox("s1", 10, LEASE, at(10_000)).await.unwrap().is_empty(), "settled rows stay settled");
+    assert!(
+        store
+            .claim_outbox("s1", 10, LEASE, at(10_000))
+            .await
+            .unwrap()
+            .is_empty(),
+        "settled rows stay settled"
+    );
 
     // Late reports do not reopen settled rows.
-    store.outbox_failed(all[0].id, "late", Some(at(100))).await.unwrap();
-    assert!(store.claim_outbox("s1", 10, LEASE, at(10_000)).await.unwrap().is_empty());
-    assert!(matches!(store.outbox_sent(999_999, None, at(5)).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.outbox_failed(999_999, "x", None).await, Err(StoreError::NotFound)));
+    store
+        .outbox_failed(all[0].id, "late", Some(at(100)))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_outbox("s1", 10, LEASE, at(10_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.outbox_sent(999_999, None, at(5)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.outbox_failed(999_999, "x", None).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 /// A row leased by a sender that died is claimed again once its lease runs out.
 pub async fn outbox_expired_lease(store: Arc<dyn Store>) {
-    let a = store.accept_inbound(&inbound("t1", Channel::Instagram, "igsid", "i1", "selam"), at(0)).await.unwrap();
+    let a = store
+        .accept_inbound(
+            &inbound("t1", Channel::Instagram, "igsid", "i1", "selam"),
+            at(0),
+        )
+        .await
+        .unwrap();
     let claim = claim_expect(&*store, "w", at(1), a.conversation).await;
-    let item = store.pending_inbox(a.conversation, 1).await.unwrap().remove(0);
+    let item = store
+        .pending_inbox(a.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
     let mut t = turn(&claim, "w", item.id, at(2));
     t.outgoing = vec![bot("merhaba")];
     store.commit_turn(&t).await.unwrap();
 
-    let first = store.claim_outbox("dead", 10, Duration::from_secs(10), at(3)).await.unwrap();
+    let first = store
+        .claim_outbox("dead", 10, Duration::from_secs(10), at(3))
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
-    assert!(store.claim_outbox("live", 10, LEASE, at(12)).await.unwrap().is_empty(), "lease until 13");
+    assert!(
+        store
+            .claim_outbox("live", 10, LEASE, at(12))
+            .await
+            .unwrap()
+            .is_empty(),
+        "lease until 13"
+    );
     let again = store.claim_outbox("live", 10, LEASE, at(14)).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id, again[0].attempts), (first[0].id, 2));
     store.outbox_sent(again[0].id, None, at(15)).await.unwrap();
-    let m = store.messages("t1", a.conversation, 0, 10).await.unwrap().pop().unwrap();
+    let m = store
+        .messages("t1", a.conversation, 0, 10)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!((m.status, m.provider_id), (MessageStatus::Sent, None));
 }
 
 /// Timers are set, replaced, cancelled, and fire once when due.
 pub async fn timers(store: Arc<dyn Store>) {
-    let a = store.accept_inbound(&inbound("t1", Channel::Whatsapp, "905", "w1", "selam"), at(0)).await.unwrap();
+    let a = store
+        .accept_inbound(
+            &inbound("t1", Channel::Whatsapp, "905", "w1", "selam"),
+            at(0),
+        )
+        .await
+        .unwrap();
     let claim = claim_expect(&*store, "w", at(1), a.conversation).await;
-    let item = store.pending_inbox(a.conversation, 1).await.unwrap().remove(0);
+    let item = store
+        .pending_inbox(a.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
     let mut t = turn(&claim, "w", item.id, at(1));
     t.timers = vec![
-        TimerOp::Set { key: "hatırlat".into(), due_at: at(60), payload: json!({"n": 1}) },
-        TimerOp::Set { key: "kapat".into(), due_at: at(120), payload: json!(null) },
-        TimerOp::Set { key: "hatırlat".into(), due_at: at(30), payload: json!({"n": 2}) },
+        TimerOp::Set {
+            key: "hatırlat".into(),
+            due_at: at(60),
+            payload: json!({"n": 1}),
+        },
+        TimerOp::Set {
+            key: "kapat".into(),
+            due_at: at(120),
+            payload: json!(null),
+        },
+        TimerOp::Set {
+            key: "hatırlat".into(),
+            due_at: at(30),
+            payload: json!({"n": 2}),
+        },
     ];
     store.commit_turn(&t).await.unwrap();
-    store.enqueue_event("t1", a.conversation, &json!({"kind": "x"}), "x", at(2)).await.unwrap();
-    let item = store.pending_inbox(a.conversation, 1).await.unwrap().remove(0);
+    store
+        .enqueue_event("t1", a.conversation, &json!({"kind": "x"}), "x", at(2))
+        .await
+        .unwrap();
+    let item = store
+        .pending_inbox(a.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
     let mut t2 = turn(&claim, "w", item.id, at(2));
-    t2.timers = vec![TimerOp::Cancel { key: "kapat".into() }, TimerOp::Cancel { key: "yok".into() }];
+    t2.timers = vec![
+        TimerOp::Cancel {
+            key: "kapat".into(),
+        },
+        TimerOp::Cancel { key: "yok".into() },
+    ];
     store.commit_turn(&t2).await.unwrap();
-    store.release_conversation(a.conversation, "w").await.unwrap();
+    store
+        .release_conversation(a.conversation, "w")
+        .await
+        .unwrap();
 
-    assert_eq!(store.fire_due_timers(at(29), 10).await.unwrap(), 0, "not yet due");
+    assert_eq!(
+        store.fire_due_timers(at(29), 10).await.unwrap(),
+        0,
+        "not yet due"
+    );
     assert_eq!(store.fire_due_timers(at(30), 10).await.unwrap(), 1);
-    assert_eq!(store.fire_due_timers(at(500), 10).await.unwrap(), 0, "replaced and cancelled timers are gone");
+    assert_eq!(
+        store.fire_due_timers(at(500), 10).await.unwrap(),
+        0,
+        "replaced and cancelled timers are gone"
+    );
     let pending = store.pending_inbox(a.conversation, 10).await.unwrap();
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].event, json!({"kind": "timer", "key": "hatırlat", "payload": {"n": 2}}));
+    assert_eq!(
+        pending[0].event,
+        json!({"kind": "timer", "key": "hatırlat", "payload": {"n": 2}})
+    );
     assert_eq!(pending[0].created_at, at(30));
 
     // A fired timer makes the conversation claimable.
     let claim = claim_expect(&*store, "w", at(31), a.conversation).await;
-    store.commit_turn(&turn(&claim, "w", pending[0].id, at(31))).await.unwrap();
-    store.release_conversation(a.conversation, "w").await.unwrap();
+    store
+        .commit_turn(&turn(&claim, "w", pending[0].id, at(31)))
+        .await
+        .unwrap();
+    store
+        .release_conversation(a.conversation, "w")
+        .await
+        .unwrap();
 
     // The limit caps one batch; the rest fire in the next.
-    let b = store.accept_inbound(&inbound("t1", Channel::Whatsapp, "906", "w2", "selam"), at(3)).await.unwrap();
+    let b = store
+        .accept_inbound(
+            &inbound("t1", Channel::Whatsapp, "906", "w2", "selam"),
+            at(3),
+        )
+        .await
+        .unwrap();
     let claim_b = claim_expect(&*store, "w", at(4), b.conversation).await;
-    let item = store.pending_inbox(b.conversation, 1).await.unwrap().remove(0);
+    let item = store
+        .pending_inbox(b.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
     let mut t3 = turn(&claim_b, "w", item.id, at(4));
-    t3.timers = (0..3).map(|i| TimerOp::Set { key: format!("k{i}"), due_at: at(40 + i), payload: json!(i) }).collect();
+    t3.timers = (0..3)
+        .map(|i| TimerOp::Set {
+            key: format!("k{i}"),
+            due_at: at(40 + i),
+            payload: json!(i),
+        })
+        .collect();
     store.commit_turn(&t3).await.unwrap();
-    store.release_conversation(b.conversation, "w").await.unwrap();
+    store
+        .release_conversation(b.conversation, "w")
+        .await
+        .unwrap();
     assert_eq!(store.fire_due_timers(at(100), 2).await.unwrap(), 2);
     assert_eq!(store.fire_due_timers(at(100), 2).await.unwrap(), 1);
-    let keys: Vec<_> = store.pending_inbox(b.conversation, 10).await.unwrap().into_iter().map(|i| i.event["key"].clone()).collect();
+    let keys: Vec<_> = store
+        .pending_inbox(b.conversation, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.event["key"].clone())
+        .collect();
     assert_eq!(keys, [json!("k0"), json!("k1"), json!("k2")]);
 }
 
 /// `enqueue_event` is idempotent per conversation and dedupe key.
 pub async fn enqueue_event_dedupe(store: Arc<dyn Store>) {
-    let a = store.accept_inbound(&inbound("t1", Channel::Webchat, "s1", "c1", "selam"), at(0)).await.unwrap();
-    let b = store.accept_inbound(&inbound("t1", Channel::Webchat, "s2", "c2", "selam"), at(0)).await.unwrap();
+    let a = store
+        .accept_inbound(&inbound("t1", Channel::Webchat, "s1", "c1", "selam"), at(0))
+        .await
+        .unwrap();
+    let b = store
+        .accept_inbound(&inbound("t1", Channel::Webchat, "s2", "c2", "selam"), at(0))
+        .await
+        .unwrap();
     let event = json!({"kind": "release", "agent": "Zeynep"});
-    assert!(store.enqueue_event("t1", a.conversation, &event, "release-1", at(1)).await.unwrap());
-    assert!(!store.enqueue_event("t1", a.conversation, &event, "release-1", at(2)).await.unwrap());
-    assert!(store.enqueue_event("t1", b.conversation, &event, "release-1", at(2)).await.unwrap());
-    assert!(matches!(store.enqueue_event("t1", 987_654, &event, "x", at(2)).await, Err(StoreError::NotFound)));
+    assert!(
+        store
+            .enqueue_event("t1", a.conversation, &event, "release-1", at(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .enqueue_event("t1", a.conversation, &event, "release-1", at(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .enqueue_event("t1", b.conversation, &event, "release-1", at(2))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        store.enqueue_event("t1", 987_654, &event, "x", at(2)).await,
+        Err(StoreError::NotFound)
+    ));
     let pending = store.pending_inbox(a.conversation, 10).await.unwrap();
     assert_eq!(pending.len(), 2);
     assert_eq!(pending[1].event, event);
@@ -585,19 +1255,40 @@ pub async fn unicode_round_trip(store: Arc<dyn Store>) {
     let handle = "kullanıcı-İ-ı-🙂";
     let mut m = inbound("kuaför-ayşe", Channel::Webchat, handle, "ğüşiöç-1", text);
     m.contact.name = Some("Işıl Öztürk 💇‍♀️ فاطمة".into());
-    m.referral = Some(Referral { utm_campaign: Some("yaz-indirimi-%İ".into()), headline: Some("Saç bakımı ✂️".into()), ..Default::default() });
+    m.referral = Some(Referral {
+        utm_campaign: Some("yaz-indirimi-%İ".into()),
+        headline: Some("Saç bakımı ✂️".into()),
+        ..Default::default()
+    });
     let a = store.accept_inbound(&m, at(0)).await.unwrap();
-    assert!(store.accept_inbound(&m, at(1)).await.unwrap().duplicate, "unicode provider id dedupes");
+    assert!(
+        store.accept_inbound(&m, at(1)).await.unwrap().duplicate,
+        "unicode provider id dedupes"
+    );
 
-    let conv = store.find_conversation("kuaför-ayşe", Channel::Webchat, handle).await.unwrap().expect("found by unicode handle");
+    let conv = store
+        .find_conversation("kuaför-ayşe", Channel::Webchat, handle)
+        .await
+        .unwrap()
+        .expect("found by unicode handle");
     assert_eq!(conv.id, a.conversation);
     assert_eq!(conv.contact.name, m.contact.name);
     assert_eq!(conv.referral, m.referral);
     // Case folding must not leak in: the dotted/dotless I's are distinct handles.
-    assert!(store.find_conversation("kuaför-ayşe", Channel::Webchat, "kullanici-i-i-🙂").await.unwrap().is_none());
+    assert!(
+        store
+            .find_conversation("kuaför-ayşe", Channel::Webchat, "kullanici-i-i-🙂")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let claim = claim_expect(&*store, "w", at(2), a.conversation).await;
-    let item = store.pending_inbox(a.conversation, 1).await.unwrap().remove(0);
+    let item = store
+        .pending_inbox(a.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(item.event["inbound"]["content"]["body"], text);
     let mut t = turn(&claim, "w", item.id, at(3));
     t.state = json!({"not": text, "ad": "Işıl"});
@@ -606,26 +1297,61 @@ pub async fn unicode_round_trip(store: Arc<dyn Store>) {
     t.annotate = Some((a.message, json!({"normalized": "iyi aksamlar"})));
     store.commit_turn(&t).await.unwrap();
 
-    let conv = store.conversation("kuaför-ayşe", a.conversation).await.unwrap().unwrap();
+    let conv = store
+        .conversation("kuaför-ayşe", a.conversation)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(conv.state, t.state);
     assert_eq!(conv.tags, t.tags);
-    let messages = store.messages("kuaför-ayşe", a.conversation, 0, 10).await.unwrap();
+    let messages = store
+        .messages("kuaför-ayşe", a.conversation, 0, 10)
+        .await
+        .unwrap();
     assert_eq!(messages[0].content["body"], text);
     assert_eq!(messages[1].content["body"], text);
-    let out = store.claim_outbox("s", 10, LEASE, at(4)).await.unwrap().remove(0);
+    let out = store
+        .claim_outbox("s", 10, LEASE, at(4))
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(out.content, OutContent::text(text));
     assert_eq!(out.to, handle);
-    let listed = store.list_conversations("kuaför-ayşe", 10, 0).await.unwrap();
+    let listed = store
+        .list_conversations("kuaför-ayşe", 10, 0)
+        .await
+        .unwrap();
     assert_eq!(listed[0].contact.name, m.contact.name);
 }
 
 /// Lists are newest activity first with counts; messages page by `seq`.
 pub async fn list_and_page_messages(store: Arc<dyn Store>) {
-    let a = store.accept_inbound(&inbound("t1", Channel::Whatsapp, "a", "a1", "1"), at(0)).await.unwrap();
-    let b = store.accept_inbound(&inbound("t1", Channel::Whatsapp, "b", "b1", "1"), at(10)).await.unwrap();
-    let c = store.accept_inbound(&inbound("t1", Channel::Telegram, "c", "c1", "1"), at(20)).await.unwrap();
+    let a = store
+        .accept_inbound(&inbound("t1", Channel::Whatsapp, "a", "a1", "1"), at(0))
+        .await
+        .unwrap();
+    let b = store
+        .accept_inbound(&inbound("t1", Channel::Whatsapp, "b", "b1", "1"), at(10))
+        .await
+        .unwrap();
+    let c = store
+        .accept_inbound(&inbound("t1", Channel::Telegram, "c", "c1", "1"), at(20))
+        .await
+        .unwrap();
     for i in 2..=5 {
-        store.accept_inbound(&inbound("t1", Channel::Whatsapp, "a", &format!("a{i}"), &i.to_string()), at(30 + i)).await.unwrap();
+        store
+            .accept_inbound(
+                &inbound(
+                    "t1",
+                    Channel::Whatsapp,
+                    "a",
+                    &format!("a{i}"),
+                    &i.to_string(),
+                ),
+                at(30 + i),
+            )
+            .await
+            .unwrap();
     }
     let list = store.list_conversations("t1", 10, 0).await.unwrap();
     let ids: Vec<_> = list.iter().map(|s| s.id).collect();
@@ -636,16 +1362,51 @@ pub async fn list_and_page_messages(store: Arc<dyn Store>) {
     assert_eq!(list[0].contact.handle, "a");
     assert_eq!(list[1].channel, Channel::Telegram);
     assert_eq!(list[2].message_count, 1);
-    let page: Vec<_> = store.list_conversations("t1", 1, 1).await.unwrap().iter().map(|s| s.id).collect();
+    let page: Vec<_> = store
+        .list_conversations("t1", 1, 1)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
     assert_eq!(page, [c.conversation]);
-    assert!(store.list_conversations("t1", 10, 3).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_conversations("t1", 10, 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let first = store.messages("t1", a.conversation, 0, 2).await.unwrap();
-    assert_eq!(first.iter().map(|m| m.content["body"].as_str().unwrap()).collect::<Vec<_>>(), ["1", "2"]);
-    let next = store.messages("t1", a.conversation, first[1].seq, 10).await.unwrap();
-    assert_eq!(next.iter().map(|m| m.content["body"].as_str().unwrap()).collect::<Vec<_>>(), ["3", "4", "5"]);
-    assert!(next.iter().all(|m| m.conversation == a.conversation && m.created_at >= at(33)));
-    assert!(store.messages("t1", a.conversation, next[2].seq, 10).await.unwrap().is_empty());
+    assert_eq!(
+        first
+            .iter()
+            .map(|m| m.content["body"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["1", "2"]
+    );
+    let next = store
+        .messages("t1", a.conversation, first[1].seq, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter()
+            .map(|m| m.content["body"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["3", "4", "5"]
+    );
+    assert!(
+        next.iter()
+            .all(|m| m.conversation == a.conversation && m.created_at >= at(33))
+    );
+    assert!(
+        store
+            .messages("t1", a.conversation, next[2].seq, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -662,7 +1423,9 @@ pub async fn hot_seen_remember(hot: Arc<dyn Hot>) {
     hot.ping().await.expect("ping");
     let key = unique("seen");
     assert!(!hot.seen(&key).await.unwrap());
-    hot.remember(&key, Duration::from_millis(300)).await.unwrap();
+    hot.remember(&key, Duration::from_millis(300))
+        .await
+        .unwrap();
     assert!(hot.seen(&key).await.unwrap());
     let long = unique("seen-İ-🙂");
     hot.remember(&long, Duration::from_secs(30)).await.unwrap();
@@ -674,21 +1437,64 @@ pub async fn hot_seen_remember(hot: Arc<dyn Hot>) {
 /// A lock has one holder; only its token unlocks it; it expires.
 pub async fn hot_locks(a: Arc<dyn Hot>, b: Arc<dyn Hot>) {
     let key = unique("lock");
-    let token = a.try_lock(&key, Duration::from_secs(30)).await.unwrap().expect("free lock");
-    assert!(b.try_lock(&key, Duration::from_secs(30)).await.unwrap().is_none(), "held");
-    assert!(a.try_lock(&key, Duration::from_secs(30)).await.unwrap().is_none(), "held, even for the holder");
+    let token = a
+        .try_lock(&key, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("free lock");
+    assert!(
+        b.try_lock(&key, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_none(),
+        "held"
+    );
+    assert!(
+        a.try_lock(&key, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_none(),
+        "held, even for the holder"
+    );
     b.unlock(&key, "not-the-token").await.unwrap();
-    assert!(b.try_lock(&key, Duration::from_secs(30)).await.unwrap().is_none(), "wrong token does not unlock");
+    assert!(
+        b.try_lock(&key, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_none(),
+        "wrong token does not unlock"
+    );
     b.unlock(&key, &token).await.unwrap();
-    let second = b.try_lock(&key, Duration::from_secs(30)).await.unwrap().expect("free after unlock");
+    let second = b
+        .try_lock(&key, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("free after unlock");
     assert_ne!(second, token);
     a.unlock(&key, &token).await.unwrap();
-    assert!(a.try_lock(&key, Duration::from_secs(30)).await.unwrap().is_none(), "stale token does not unlock");
+    assert!(
+        a.try_lock(&key, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_none(),
+        "stale token does not unlock"
+    );
 
     let short = unique("lock-short");
-    assert!(a.try_lock(&short, Duration::from_millis(200)).await.unwrap().is_some());
+    assert!(
+        a.try_lock(&short, Duration::from_millis(200))
+            .await
+            .unwrap()
+            .is_some()
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(b.try_lock(&short, Duration::from_secs(1)).await.unwrap().is_some(), "expired lock is free");
+    assert!(
+        b.try_lock(&short, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_some(),
+        "expired lock is free"
+    );
 
     // Racing for one key: exactly one winner.
     let race = unique("lock-race");
@@ -713,7 +1519,11 @@ async fn receive(rx: &mut tokio::sync::broadcast::Receiver<Notice>, want: &Notic
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         // After the first copy, wait briefly for an unwanted second one.
-        let wait = if copies > 0 { left.min(Duration::from_millis(300)) } else { left };
+        let wait = if copies > 0 {
+            left.min(Duration::from_millis(300))
+        } else {
+            left
+        };
         match tokio::time::timeout(wait, rx.recv()).await {
             Ok(Ok(notice)) if notice == *want => copies += 1,
             Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
@@ -726,10 +1536,220 @@ async fn receive(rx: &mut tokio::sync::broadcast::Receiver<Notice>, want: &Notic
 pub async fn hot_publish_subscribe(a: Arc<dyn Hot>, b: Arc<dyn Hot>) {
     let mut on_a = a.subscribe();
     let mut on_b = b.subscribe();
-    let notice = Notice::Messages { tenant: unique("tenant"), conversation: 42 };
+    let notice = Notice::Messages {
+        tenant: unique("tenant"),
+        conversation: 42,
+    };
     a.publish(&notice).await.expect("publish");
-    assert_eq!(receive(&mut on_a, &notice).await, 1, "the publisher's own subscribers, once (no echo)");
-    assert_eq!(receive(&mut on_b, &notice).await, 1, "the other handle receives it once");
+    assert_eq!(
+        receive(&mut on_a, &notice).await,
+        1,
+        "the publisher's own subscribers, once (no echo)"
+    );
+    assert_eq!(
+        receive(&mut on_b, &notice).await,
+        1,
+        "the other handle receives it once"
+    );
     b.publish(&Notice::Outbox).await.unwrap();
     assert!(receive(&mut on_a, &Notice::Outbox).await >= 1);
+}
+
+/// A busy gateway's mix at once: customers writing (with provider retries), workers
+/// committing turns, senders draining the outbox, timers firing, dashboards reading.
+/// No call may fail (no "database is locked", no deadlock) and everything is handled once.
+pub async fn concurrent_load(store: Arc<dyn Store>) {
+    const PRODUCERS: usize = 12;
+    const PER_PRODUCER: usize = 12;
+    const CONTACTS: usize = 9;
+    let stop = Arc::new(AtomicBool::new(false));
+    let handled = Arc::new(AtomicUsize::new(0));
+    let now = at(1000);
+
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..PER_PRODUCER {
+                    let handle = format!("müşteri-{}", (p + i) % CONTACTS);
+                    let msg = inbound(
+                        "yük",
+                        Channel::Whatsapp,
+                        &handle,
+                        &format!("p{p}-{i}"),
+                        "yoğun saat",
+                    );
+                    assert!(
+                        !store
+                            .accept_inbound(&msg, at(i as i64))
+                            .await
+                            .expect("accept")
+                            .duplicate
+                    );
+                    if i % 4 == 0 {
+                        assert!(
+                            store
+                                .accept_inbound(&msg, at(i as i64))
+                                .await
+                                .expect("accept copy")
+                                .duplicate
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let mut background = Vec::new();
+    for w in 0..4 {
+        let (store, stop, handled) = (store.clone(), stop.clone(), handled.clone());
+        background.push(tokio::spawn(async move {
+            let owner = format!("worker-{w}");
+            while !stop.load(Ordering::Relaxed) {
+                if !work_once(&*store, &owner, now, &handled).await {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        }));
+    }
+    for s in 0..2 {
+        let (store, stop) = (store.clone(), stop.clone());
+        background.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if !send_once(&*store, &format!("sender-{s}"), now).await {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        }));
+    }
+    {
+        let (store, stop) = (store.clone(), stop.clone());
+        background.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                store.fire_due_timers(now, 5).await.expect("fire timers");
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let (store, stop) = (store.clone(), stop.clone());
+        background.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                for summary in store.list_conversations("yük", 50, 0).await.expect("list") {
+                    store
+                        .messages("yük", summary.id, 0, 100)
+                        .await
+                        .expect("messages");
+                    store
+                        .conversation("yük", summary.id)
+                        .await
+                        .expect("conversation");
+                }
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    for producer in producers {
+        producer.await.expect("producer");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in background {
+        task.await.expect("background task");
+    }
+
+    // Finish what is left, one step at a time, until nothing moves.
+    loop {
+        let fired = store.fire_due_timers(now, 100).await.expect("fire");
+        let worked = work_once(&*store, "finisher", now, &handled).await;
+        let sent = send_once(&*store, "finisher", now).await;
+        if fired == 0 && !worked && !sent {
+            break;
+        }
+    }
+
+    let list = store.list_conversations("yük", 100, 0).await.unwrap();
+    assert_eq!(list.len(), CONTACTS);
+    let mut inbound_count = 0;
+    let mut outbound_count = 0;
+    for summary in &list {
+        for m in store.messages("yük", summary.id, 0, 1000).await.unwrap() {
+            match m.direction {
+                Direction::In => inbound_count += 1,
+                Direction::Out => {
+                    outbound_count += 1;
+                    assert_eq!(m.status, MessageStatus::Sent, "every reply sent");
+                }
+            }
+        }
+        assert!(
+            store
+                .pending_inbox(summary.id, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    assert_eq!(
+        inbound_count,
+        PRODUCERS * PER_PRODUCER,
+        "each message stored once"
+    );
+    // One reply per customer message and per fired timer.
+    assert_eq!(outbound_count, handled.load(Ordering::Relaxed));
+    assert!(outbound_count >= PRODUCERS * PER_PRODUCER + CONTACTS);
+}
+
+/// One worker step: claim a conversation, answer its pending items, release. A
+/// customer message sets a due follow-up timer; a timer event does not.
+async fn work_once(store: &dyn Store, owner: &str, now: Timestamp, handled: &AtomicUsize) -> bool {
+    let Some(claim) = store
+        .claim_conversation(owner, LEASE, now)
+        .await
+        .expect("claim")
+    else {
+        return false;
+    };
+    for item in store
+        .pending_inbox(claim.conversation, 10)
+        .await
+        .expect("pending")
+    {
+        let mut t = turn(&claim, owner, item.id, now);
+        t.outgoing = vec![bot("tamam")];
+        t.tags = vec![format!("etiket-{}", item.id % 3)];
+        t.opt_out = item.id % 11 == 0;
+        if item.event["kind"] == "message" {
+            t.annotate = item.event["message"]
+                .as_i64()
+                .map(|seq| (seq, json!({"seen": true})));
+            t.timers = vec![TimerOp::Set {
+                key: "takip".into(),
+                due_at: at(0),
+                payload: json!({"from": item.id}),
+            }];
+        }
+        store.commit_turn(&t).await.expect("commit");
+        handled.fetch_add(1, Ordering::Relaxed);
+    }
+    store
+        .release_conversation(claim.conversation, owner)
+        .await
+        .expect("release");
+    true
+}
+
+/// One sender step: lease a few due outbox rows and report them sent.
+async fn send_once(store: &dyn Store, owner: &str, now: Timestamp) -> bool {
+    let batch = store
+        .claim_outbox(owner, 5, LEASE, now)
+        .await
+        .expect("claim outbox");
+    for item in &batch {
+        store
+            .outbox_sent(item.id, Some(&format!("out-{}", item.id)), now)
+            .await
+            .expect("sent");
+    }
+    !batch.is_empty()
 }

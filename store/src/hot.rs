@@ -24,7 +24,9 @@ fn ttl_ms(ttl: Duration) -> u64 {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded maps stay consistent even if a holder panicked.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -63,7 +65,10 @@ impl State {
 impl InProcessHot {
     pub fn new() -> Self {
         let (notices, _) = broadcast::channel(NOTICE_BUFFER);
-        InProcessHot { notices, state: Mutex::new(State::default()) }
+        InProcessHot {
+            notices,
+            state: Mutex::new(State::default()),
+        }
     }
 }
 
@@ -116,7 +121,9 @@ impl Hot for InProcessHot {
             return Ok(None);
         }
         let token = uuid::Uuid::new_v4().simple().to_string();
-        state.locks.insert(key.to_string(), (token.clone(), now + ttl));
+        state
+            .locks
+            .insert(key.to_string(), (token.clone(), now + ttl));
         Ok(Some(token))
     }
 
@@ -292,7 +299,10 @@ impl RedisHot {
         match tokio::time::timeout(self.config.call_timeout, f(conn)).await {
             Ok(result) => Ok(result?),
             Err(_) => {
-                match ConnectionManager::new_lazy_with_config(self.client.clone(), self.manager_config.clone()) {
+                match ConnectionManager::new_lazy_with_config(
+                    self.client.clone(),
+                    self.manager_config.clone(),
+                ) {
                     Ok(fresh) => *lock(&self.conn) = fresh,
                     Err(e) => tracing::warn!(error = %e, "redis reconnect setup failed"),
                 }
@@ -313,21 +323,34 @@ impl Hot for RedisHot {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.call("PING", |mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
-            .await?;
+        self.call("PING", |mut c| async move {
+            redis::cmd("PING").query_async::<String>(&mut c).await
+        })
+        .await?;
         Ok(())
     }
 
     async fn seen(&self, key: &str) -> Result<bool> {
         let key = self.key("seen", key);
-        self.call("EXISTS", |mut c| async move { redis::cmd("EXISTS").arg(key).query_async::<bool>(&mut c).await })
-            .await
+        self.call("EXISTS", |mut c| async move {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<bool>(&mut c)
+                .await
+        })
+        .await
     }
 
     async fn remember(&self, key: &str, ttl: Duration) -> Result<()> {
         let key = self.key("seen", key);
         self.call("SET", |mut c| async move {
-            redis::cmd("SET").arg(key).arg(1).arg("PX").arg(ttl_ms(ttl)).query_async::<()>(&mut c).await
+            redis::cmd("SET")
+                .arg(key)
+                .arg(1)
+                .arg("PX")
+                .arg(ttl_ms(ttl))
+                .query_async::<()>(&mut c)
+                .await
         })
         .await
     }
@@ -335,11 +358,18 @@ impl Hot for RedisHot {
     async fn publish(&self, notice: &Notice) -> Result<()> {
         // Local subscribers first and at once; the Redis echo is skipped by origin.
         let _ = self.notices.send(notice.clone());
-        let payload = serde_json::to_string(&Envelope { origin: self.origin.clone(), notice: notice.clone() })
-            .map_err(|e| StoreError::Corrupt(format!("notice: {e}")))?;
+        let payload = serde_json::to_string(&Envelope {
+            origin: self.origin.clone(),
+            notice: notice.clone(),
+        })
+        .map_err(|e| StoreError::Corrupt(format!("notice: {e}")))?;
         let channel = self.channel.clone();
         self.call("PUBLISH", |mut c| async move {
-            redis::cmd("PUBLISH").arg(channel).arg(payload).query_async::<i64>(&mut c).await
+            redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg(payload)
+                .query_async::<i64>(&mut c)
+                .await
         })
         .await?;
         Ok(())
@@ -393,7 +423,16 @@ async fn listen(
     const LONGEST_PAUSE: Duration = Duration::from_secs(5);
     let mut pause = FIRST_PAUSE;
     loop {
-        let result = listen_once(&client, &channel, &origin, &notices, &subscribed, timeout, &mut pause).await;
+        let result = listen_once(
+            &client,
+            &channel,
+            &origin,
+            &notices,
+            &subscribed,
+            timeout,
+            &mut pause,
+        )
+        .await;
         subscribed.send_replace(false);
         if let Err(e) = result {
             tracing::warn!(error = %e, %channel, "redis notice subscription lost; reconnecting");
@@ -472,8 +511,15 @@ mod tests {
 
     #[test]
     fn envelope_round_trips() {
-        let notice = Notice::Messages { tenant: "kuaför-ayşe".into(), conversation: 7 };
-        let text = serde_json::to_string(&Envelope { origin: "a".into(), notice: notice.clone() }).unwrap();
+        let notice = Notice::Messages {
+            tenant: "kuaför-ayşe".into(),
+            conversation: 7,
+        };
+        let text = serde_json::to_string(&Envelope {
+            origin: "a".into(),
+            notice: notice.clone(),
+        })
+        .unwrap();
         let back: Envelope = serde_json::from_str(&text).unwrap();
         assert_eq!(back.notice, notice);
         assert_eq!(back.origin, "a");

@@ -14,8 +14,8 @@ pub mod conformance;
 pub mod hot;
 pub mod model;
 pub mod postgres;
-pub mod sqlite;
 mod sql;
+pub mod sqlite;
 
 pub use hot::{InProcessHot, RedisConfig, RedisHot, connect_hot};
 pub use model::*;
@@ -89,7 +89,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Claim>>;
 
     /// Extends a held lease; `LeaseLost` if `owner` no longer holds it.
-    async fn renew_lease(&self, conversation: i64, owner: &str, lease: Duration, now: Timestamp) -> Result<()>;
+    async fn renew_lease(
+        &self,
+        conversation: i64,
+        owner: &str,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<()>;
 
     /// Drops the lease if `owner` holds it.
     async fn release_conversation(&self, conversation: i64, owner: &str) -> Result<()>;
@@ -98,10 +104,19 @@ pub trait Store: Send + Sync + 'static {
     async fn pending_inbox(&self, conversation: i64, limit: u32) -> Result<Vec<InboxItem>>;
 
     /// A conversation with its contact and engine state.
-    async fn conversation(&self, tenant: &str, conversation: i64) -> Result<Option<ConversationRecord>>;
+    async fn conversation(
+        &self,
+        tenant: &str,
+        conversation: i64,
+    ) -> Result<Option<ConversationRecord>>;
 
     /// Finds the conversation of a contact on a channel.
-    async fn find_conversation(&self, tenant: &str, channel: Channel, handle: &str) -> Result<Option<ConversationRecord>>;
+    async fn find_conversation(
+        &self,
+        tenant: &str,
+        channel: Channel,
+        handle: &str,
+    ) -> Result<Option<ConversationRecord>>;
 
     /// Applies one engine turn atomically, if `turn.owner` still holds the lease:
     /// the inbox item is done, the state saved, the inbound message annotated, bot
@@ -111,10 +126,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Leases up to `limit` outbox rows that are due (queued, or failed with a retry
     /// time passed, or leased by a dead owner), oldest first.
-    async fn claim_outbox(&self, owner: &str, limit: u32, lease: Duration, now: Timestamp) -> Result<Vec<OutboxItem>>;
+    async fn claim_outbox(
+        &self,
+        owner: &str,
+        limit: u32,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Vec<OutboxItem>>;
 
     /// The message went out; its status becomes `sent`.
-    async fn outbox_sent(&self, id: i64, provider_message_id: Option<&str>, now: Timestamp) -> Result<()>;
+    async fn outbox_sent(
+        &self,
+        id: i64,
+        provider_message_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()>;
 
     /// Sending failed: retried at `retry_at`, or final (message status `failed`) when `None`.
     async fn outbox_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
@@ -124,10 +150,21 @@ pub trait Store: Send + Sync + 'static {
     async fn fire_due_timers(&self, now: Timestamp, limit: u32) -> Result<u32>;
 
     /// Conversations of a tenant, newest activity first.
-    async fn list_conversations(&self, tenant: &str, limit: u32, offset: u32) -> Result<Vec<ConversationSummary>>;
+    async fn list_conversations(
+        &self,
+        tenant: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<ConversationSummary>>;
 
     /// Messages of a tenant's conversation with `seq` greater than `after`, oldest first.
-    async fn messages(&self, tenant: &str, conversation: i64, after: i64, limit: u32) -> Result<Vec<MessageRecord>>;
+    async fn messages(
+        &self,
+        tenant: &str,
+        conversation: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<MessageRecord>>;
 }
 
 /// What can be lost and rebuilt: a dedupe cache in front of the SQL unique keys,
@@ -150,12 +187,18 @@ pub trait Hot: Send + Sync + 'static {
     async fn unlock(&self, key: &str, token: &str) -> Result<()>;
 }
 
-/// Connects a backend from a URL: `sqlite://PATH` or `postgres://…`, and runs migrations.
+/// Connects a backend from a URL: `sqlite://PATH` (or a bare path; `sqlite::memory:` for
+/// a throw-away database) or `postgres://…`, and runs migrations.
 pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(PostgresStore::connect(url).await?))
     } else {
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            return Ok(std::sync::Arc::new(SqliteStore::open_in_memory().await?));
+        }
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        Ok(std::sync::Arc::new(SqliteStore::open(std::path::Path::new(path)).await?))
+        Ok(std::sync::Arc::new(
+            SqliteStore::open(std::path::Path::new(path)).await?,
+        ))
     }
 }

@@ -44,7 +44,8 @@ impl PostgresStore {
     /// (`KOPRU_TEST_POSTGRES_URL`, or [`DEFAULT_TEST_URL`]); drop it with
     /// [`PostgresStore::drop_schema`] when done, or leave it.
     pub async fn new_test() -> Result<Self> {
-        let url = std::env::var("KOPRU_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_URL.to_string());
+        let url = std::env::var("KOPRU_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_TEST_URL.to_string());
         let schema = format!("kopru_test_{}", uuid::Uuid::new_v4().simple());
         let options = PgConnectOptions::from_str(&url)?;
         Self::open(options, Some(&schema), TEST_CONNECTIONS).await
@@ -67,14 +68,21 @@ impl PostgresStore {
         Ok(())
     }
 
-    async fn open(options: PgConnectOptions, schema: Option<&str>, connections: u32) -> Result<Self> {
+    async fn open(
+        options: PgConnectOptions,
+        schema: Option<&str>,
+        connections: u32,
+    ) -> Result<Self> {
         let options = match schema {
             Some(schema) => {
                 if schema.is_empty()
-                    || !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    || !schema
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 {
                     return Err(StoreError::Database(sqlx::Error::Configuration(
-                        format!("schema name {schema:?}: use lowercase letters, digits and _").into(),
+                        format!("schema name {schema:?}: use lowercase letters, digits and _")
+                            .into(),
                     )));
                 }
                 let mut conn = PgConnection::connect_with(&options).await?;
@@ -92,7 +100,10 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PostgresStore { pool, schema: schema.map(str::to_string) })
+        Ok(PostgresStore {
+            pool,
+            schema: schema.map(str::to_string),
+        })
     }
 
     fn reader(&self) -> &PgPool {

@@ -41,12 +41,15 @@ pub(crate) fn direction(s: &str) -> Result<Direction> {
     match s {
         "in" => Ok(Direction::In),
         "out" => Ok(Direction::Out),
-        other => Err(StoreError::Corrupt(format!("unknown message direction {other:?}"))),
+        other => Err(StoreError::Corrupt(format!(
+            "unknown message direction {other:?}"
+        ))),
     }
 }
 
 pub(crate) fn status(s: &str) -> Result<MessageStatus> {
-    MessageStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown message status {s:?}")))
+    MessageStatus::parse(s)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown message status {s:?}")))
 }
 
 /// A JSON column into a typed value; `what` names it in the error.
@@ -205,6 +208,17 @@ macro_rules! impl_sql_store {
                 attempts: get(row, "attempts")?,
                 idempotency_key: get(row, "idempotency_key")?,
             })
+        }
+
+        /// Ends `tx` without changes and returns `result`. The rollback is awaited: a
+        /// dropped transaction rolls back only when its connection is next used, and
+        /// until then its row locks would make claimers skip those rows.
+        async fn abandon<T>(
+            tx: sqlx::Transaction<'static, $db>,
+            result: $crate::Result<T>,
+        ) -> $crate::Result<T> {
+            tx.rollback().await?;
+            result
         }
 
         /// The first stored copy of an inbound message, if any.
@@ -383,7 +397,7 @@ macro_rules! impl_sql_store {
                         .fetch_optional(&mut *tx)
                         .await?;
                 if found.is_none() {
-                    return Err($crate::StoreError::NotFound);
+                    return abandon(tx, Err($crate::StoreError::NotFound)).await;
                 }
                 let id: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO inbox (tenant, conversation_id, event, dedupe_key, status, created_at) \
@@ -448,7 +462,7 @@ macro_rules! impl_sql_store {
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 0 {
-                    return Err($crate::StoreError::LeaseLost(conversation));
+                    return abandon(tx, Err($crate::StoreError::LeaseLost(conversation))).await;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -544,24 +558,28 @@ macro_rules! impl_sql_store {
                 .bind(turn.conversation)
                 .bind(&turn.tenant)
                 .fetch_optional(&mut *tx)
-                .await?
-                .ok_or($crate::StoreError::NotFound)?;
+                .await?;
+                let Some(conv) = conv else {
+                    return abandon(tx, Err($crate::StoreError::NotFound)).await;
+                };
                 if get::<Option<String>>(&conv, "lease_owner")?.as_deref() != Some(turn.owner.as_str()) {
-                    return Err($crate::StoreError::LeaseLost(turn.conversation));
+                    return abandon(tx, Err($crate::StoreError::LeaseLost(turn.conversation))).await;
                 }
 
-                let inbox_status: String = sqlx::query_scalar(concat!(
+                let inbox_status: Option<String> = sqlx::query_scalar(concat!(
                     "SELECT status FROM inbox WHERE id = $1 AND conversation_id = $2",
                     $lock_row
                 ))
                 .bind(turn.inbox_id)
                 .bind(turn.conversation)
                 .fetch_optional(&mut *tx)
-                .await?
-                .ok_or($crate::StoreError::NotFound)?;
+                .await?;
+                let Some(inbox_status) = inbox_status else {
+                    return abandon(tx, Err($crate::StoreError::NotFound)).await;
+                };
                 if inbox_status == "done" {
                     // Already applied (a retry after a lost acknowledgement): nothing to do.
-                    return Ok(());
+                    return abandon(tx, Ok(())).await;
                 }
                 sqlx::query("UPDATE inbox SET status = 'done' WHERE id = $1")
                     .bind(turn.inbox_id)
@@ -710,15 +728,17 @@ macro_rules! impl_sql_store {
                 now: jiff::Timestamp,
             ) -> $crate::Result<()> {
                 let mut tx = self.write_tx().await?;
-                let seq: i64 = sqlx::query_scalar(
+                let seq: Option<i64> = sqlx::query_scalar(
                     "UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
                      sent_at = $1 WHERE id = $2 RETURNING message_seq",
                 )
                 .bind($crate::sql::ms(now))
                 .bind(id)
                 .fetch_optional(&mut *tx)
-                .await?
-                .ok_or($crate::StoreError::NotFound)?;
+                .await?;
+                let Some(seq) = seq else {
+                    return abandon(tx, Err($crate::StoreError::NotFound)).await;
+                };
                 sqlx::query(
                     "UPDATE messages SET provider_id = COALESCE($1, provider_id), error = NULL, \
                      status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE 'sent' END \
@@ -739,17 +759,19 @@ macro_rules! impl_sql_store {
                 retry_at: Option<jiff::Timestamp>,
             ) -> $crate::Result<()> {
                 let mut tx = self.write_tx().await?;
-                let status: String = sqlx::query_scalar(concat!(
+                let status: Option<String> = sqlx::query_scalar(concat!(
                     "SELECT status FROM outbox WHERE id = $1",
                     $lock_row
                 ))
                 .bind(id)
                 .fetch_optional(&mut *tx)
-                .await?
-                .ok_or($crate::StoreError::NotFound)?;
+                .await?;
+                let Some(status) = status else {
+                    return abandon(tx, Err($crate::StoreError::NotFound)).await;
+                };
                 if status == "sent" || status == "failed" {
                     // Settled already: a late report does not reopen it.
-                    return Ok(());
+                    return abandon(tx, Ok(())).await;
                 }
                 match retry_at {
                     Some(at) => {
@@ -903,6 +925,9 @@ mod tests {
         assert!(matches!(channel("sms"), Err(StoreError::Corrupt(_))));
         assert!(matches!(direction("sideways"), Err(StoreError::Corrupt(_))));
         assert!(matches!(status("lost"), Err(StoreError::Corrupt(_))));
-        assert_eq!(until(Timestamp::MAX, Duration::from_secs(60)), Timestamp::MAX.as_millisecond() + 60_000);
+        assert_eq!(
+            until(Timestamp::MAX, Duration::from_secs(60)),
+            Timestamp::MAX.as_millisecond() + 60_000
+        );
     }
 }

@@ -5,7 +5,9 @@
 //! reads use a separate pool and, thanks to WAL, never wait for the writer.
 
 use crate::{Result, StoreError};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +58,11 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         tracing::debug!(path = %path.display(), "sqlite store open");
-        Ok(SqliteStore { writer, reader, _temp: None })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            _temp: None,
+        })
     }
 
     /// A private in-memory database (one connection for reads and writes), gone when
@@ -75,13 +81,18 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { writer: pool.clone(), reader: pool, _temp: None })
+        Ok(SqliteStore {
+            writer: pool.clone(),
+            reader: pool,
+            _temp: None,
+        })
     }
 
     /// A fresh database in a new file under the system temp folder, removed when the
     /// store (and every clone) is dropped. Same pools as [`SqliteStore::open`].
     pub async fn new_test() -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("kopru-test-{}.db", uuid::Uuid::new_v4().simple()));
+        let path =
+            std::env::temp_dir().join(format!("kopru-test-{}.db", uuid::Uuid::new_v4().simple()));
         let temp = Arc::new(TempFile(path.clone()));
         let mut store = SqliteStore::open(&path).await?;
         store._temp = Some(temp);

@@ -16,17 +16,25 @@ fn redis_url() -> String {
 
 async fn redis_hot(prefix: &str) -> Arc<dyn Hot> {
     let config = RedisConfig::new(redis_url()).with_prefix(prefix);
-    Arc::new(RedisHot::connect_with(config).await.expect("redis reachable for tests"))
+    Arc::new(
+        RedisHot::connect_with(config)
+            .await
+            .expect("redis reachable for tests"),
+    )
 }
 
 async fn on_sqlite(check: impl AsyncFnOnce(Arc<dyn Store>)) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("nested/kopru.db")).await.expect("open sqlite");
+    let store = SqliteStore::open(&dir.path().join("nested/kopru.db"))
+        .await
+        .expect("open sqlite");
     check(Arc::new(store)).await;
 }
 
 async fn on_postgres(check: impl AsyncFnOnce(Arc<dyn Store>)) {
-    let store = PostgresStore::new_test().await.expect("postgres reachable for tests");
+    let store = PostgresStore::new_test()
+        .await
+        .expect("postgres reachable for tests");
     check(Arc::new(store.clone())).await;
     store.drop_schema().await.expect("drop test schema");
 }
@@ -66,24 +74,29 @@ store_tests!(
     enqueue_event_dedupe,
     unicode_round_trip,
     list_and_page_messages,
+    concurrent_load,
 );
 
 #[test]
 fn every_check_has_a_test() {
     // Keep the list above in step with the suite.
-    assert_eq!(conformance::store_checks().len(), 15);
+    assert_eq!(conformance::store_checks().len(), 16);
 }
 
 #[tokio::test]
 async fn in_memory_sqlite_passes_the_suite() {
     conformance::run_store_suite(|| async {
-        Arc::new(SqliteStore::open_in_memory().await.expect("in-memory sqlite")) as Arc<dyn Store>
+        Arc::new(
+            SqliteStore::open_in_memory()
+                .await
+                .expect("in-memory sqlite"),
+        ) as Arc<dyn Store>
     })
     .await;
 }
 
 #[tokio::test]
-async fn sqlite_new_test_removes_its_file() {
+async fn sqlite_new_test_opens_a_fresh_store() {
     let store = SqliteStore::new_test().await.unwrap();
     store.ping().await.unwrap();
     assert_eq!(store.backend(), "sqlite");
@@ -95,7 +108,8 @@ async fn connect_picks_the_backend_from_the_url() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("k.db").display());
     assert_eq!(store::connect(&url).await.unwrap().backend(), "sqlite");
-    let pg = std::env::var("KOPRU_TEST_POSTGRES_URL").unwrap_or_else(|_| store::postgres::DEFAULT_TEST_URL.into());
+    let pg = std::env::var("KOPRU_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| store::postgres::DEFAULT_TEST_URL.into());
     let pg_store = store::connect(&pg).await.unwrap();
     assert_eq!(pg_store.backend(), "postgres");
     pg_store.ping().await.unwrap();
@@ -108,14 +122,31 @@ async fn sqlite_survives_reopen_and_releases_leases() {
     let conv = {
         let store = SqliteStore::open(&path).await.unwrap();
         let msg = conformance::inbound("t", channels::Channel::Whatsapp, "905", "p1", "selam");
-        let accepted = store.accept_inbound(&msg, conformance::at(0)).await.unwrap();
-        store.claim_conversation("dead", Duration::from_secs(600), conformance::at(1)).await.unwrap().unwrap();
+        let accepted = store
+            .accept_inbound(&msg, conformance::at(0))
+            .await
+            .unwrap();
+        store
+            .claim_conversation("dead", Duration::from_secs(600), conformance::at(1))
+            .await
+            .unwrap()
+            .unwrap();
         accepted.conversation
     };
     let store = SqliteStore::open(&path).await.unwrap();
-    assert!(store.claim_conversation("new", Duration::from_secs(30), conformance::at(2)).await.unwrap().is_none());
+    assert!(
+        store
+            .claim_conversation("new", Duration::from_secs(30), conformance::at(2))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.release_all_leases().await.unwrap(), 1);
-    let claim = store.claim_conversation("new", Duration::from_secs(30), conformance::at(2)).await.unwrap().unwrap();
+    let claim = store
+        .claim_conversation("new", Duration::from_secs(30), conformance::at(2))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(claim.conversation, conv);
 }
 
@@ -157,7 +188,8 @@ mod hot {
     #[tokio::test]
     async fn redis_publish_subscribe() {
         let prefix = prefix();
-        conformance::hot_publish_subscribe(redis_hot(&prefix).await, redis_hot(&prefix).await).await;
+        conformance::hot_publish_subscribe(redis_hot(&prefix).await, redis_hot(&prefix).await)
+            .await;
     }
 
     #[tokio::test]
@@ -187,7 +219,11 @@ async fn redis_outage_fails_fast_and_recovers() {
     for _ in 0..5 {
         let started = tokio::time::Instant::now();
         assert!(a.seen("k").await.is_err(), "down: an error");
-        assert!(started.elapsed() < Duration::from_millis(1500), "failed fast: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "failed fast: {:?}",
+            started.elapsed()
+        );
         let started = tokio::time::Instant::now();
         assert!(a.try_lock("l", Duration::from_secs(1)).await.is_err());
         assert!(a.publish(&store::Notice::Inbox).await.is_err());
@@ -201,14 +237,23 @@ async fn redis_outage_fails_fast_and_recovers() {
         if a.ping().await.is_ok() && b.ping().await.is_ok() {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "redis calls did not recover");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "redis calls did not recover"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     a.remember("k2", Duration::from_secs(60)).await.unwrap();
     assert!(b.seen("k2").await.unwrap());
-    assert!(a.wait_subscribed(Duration::from_secs(15)).await && b.wait_subscribed(Duration::from_secs(15)).await);
+    assert!(
+        a.wait_subscribed(Duration::from_secs(15)).await
+            && b.wait_subscribed(Duration::from_secs(15)).await
+    );
     let mut on_b = b.subscribe();
-    let notice = store::Notice::Messages { tenant: "t".into(), conversation: 1 };
+    let notice = store::Notice::Messages {
+        tenant: "t".into(),
+        conversation: 1,
+    };
     a.publish(&notice).await.unwrap();
     let got = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
@@ -229,7 +274,11 @@ struct PrivateRedis {
 
 impl PrivateRedis {
     async fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
         let mut server = PrivateRedis { port, child: None };
         server.spawn().await.then_some(server)
     }
@@ -240,14 +289,26 @@ impl PrivateRedis {
 
     async fn spawn(&mut self) -> bool {
         let child = tokio::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--bind",
+                "127.0.0.1",
+            ])
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn();
         let Ok(child) = child else { return false };
         self.child = Some(child);
         for _ in 0..50 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

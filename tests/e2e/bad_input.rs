@@ -14,21 +14,37 @@ async fn bad_frames_get_error_frames_and_other_conversations_go_on() -> anyhow::
     let cases = [
         ("{not json", "malformed"),
         (r#"{"type":"teleport"}"#, "malformed"),
-        (r#"{"type":"message","id":"x","text":"a","extra":1}"#, "malformed"),
-        (r#"{"type":"message","id":"bad id!","text":"merhaba"}"#, "invalid"),
-        ("{\"type\":\"message\",\"id\":\"z1\",\"text\":\"\u{200B}\u{200F} \"}", "invalid"),
+        (
+            r#"{"type":"message","id":"x","text":"a","extra":1}"#,
+            "malformed",
+        ),
+        (
+            r#"{"type":"message","id":"bad id!","text":"merhaba"}"#,
+            "invalid",
+        ),
+        (
+            "{\"type\":\"message\",\"id\":\"z1\",\"text\":\"\u{200B}\u{200F} \"}",
+            "invalid",
+        ),
         (r#"{"type":"hello","v":1}"#, "out_of_order"),
     ];
     for (raw, code) in cases {
         bad.send_raw(raw).await?;
         let f = bad.frame(Duration::from_secs(5)).await?;
-        assert_eq!((f["type"].as_str(), f["code"].as_str()), (Some("error"), Some(code)), "{raw}");
+        assert_eq!(
+            (f["type"].as_str(), f["code"].as_str()),
+            (Some("error"), Some(code)),
+            "{raw}"
+        );
     }
     let long = "a".repeat(5_000);
     bad.say(&long).await?;
     let f = bad.frame(Duration::from_secs(5)).await?;
     assert_eq!(f["code"], "too_large");
-    let huge = format!(r#"{{"type":"message","id":"h","text":"{}"}}"#, "ı".repeat(10_000));
+    let huge = format!(
+        r#"{{"type":"message","id":"h","text":"{}"}}"#,
+        "ı".repeat(10_000)
+    );
     bad.send_raw(huge).await?;
     let f = bad.frame(Duration::from_secs(5)).await?;
     assert_eq!(f["code"], "too_large");
@@ -46,10 +62,19 @@ async fn bad_frames_get_error_frames_and_other_conversations_go_on() -> anyhow::
     }
     assert_eq!(echoed.as_deref(), Some(odd), "stored as sent");
     let r = bad.reply(Duration::from_secs(10)).await?;
-    assert!(r["text"].as_str().unwrap_or_default().contains("Demo Diş Kliniği"), "{r}");
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Demo Diş Kliniği"),
+        "{r}"
+    );
 
     // A frame over the transport limit closes that socket only.
-    let monster = format!(r#"{{"type":"message","id":"m","text":"{}"}}"#, "x".repeat(200_000));
+    let monster = format!(
+        r#"{{"type":"message","id":"m","text":"{}"}}"#,
+        "x".repeat(200_000)
+    );
     let _ = bad.send_raw(monster).await;
     let closed = bad.drain(Duration::from_secs(2)).await;
     assert!(closed.iter().all(|f| f["type"] != "message"));
@@ -70,14 +95,22 @@ async fn unknown_tenants_origins_and_keys_are_refused_clearly() -> anyhow::Resul
     assert_eq!(resp.status().as_u16(), 404);
     let body: serde_json::Value = resp.json().await?;
     assert_eq!(body["error"]["code"], "not_found");
-    assert!(Chat::connect(&server.ws_url("no-such-shop"), None, 0).await.is_err());
+    assert!(
+        Chat::connect(&server.ws_url("no-such-shop"), None, 0)
+            .await
+            .is_err()
+    );
 
     // A page on a foreign origin may not open the socket.
     let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
         server.ws_url("demo-dental"),
     )?;
-    req.headers_mut().insert("Origin", "https://evil.example".parse()?);
-    let err = tokio_tungstenite::connect_async(req).await.unwrap_err().to_string();
+    req.headers_mut()
+        .insert("Origin", "https://evil.example".parse()?);
+    let err = tokio_tungstenite::connect_async(req)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("403"), "{err}");
 
     // Admin API: no key 401, wrong key 401, another tenant's conversation 404.
@@ -86,15 +119,26 @@ async fn unknown_tenants_origins_and_keys_are_refused_clearly() -> anyhow::Resul
     let (status, body) = server.api("/api/v1/conversations", None).await?;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "unauthorized");
-    let (status, _) = server.api("/api/v1/conversations", Some("not-a-key")).await?;
+    let (status, _) = server
+        .api("/api/v1/conversations", Some("not-a-key"))
+        .await?;
     assert_eq!(status, 401);
-    let (_, mine) = server.api("/api/v1/conversations", Some("test-key-dental")).await?;
-    let id = mine["conversations"][0]["id"].as_i64().expect("one conversation");
+    let (_, mine) = server
+        .api("/api/v1/conversations", Some("test-key-dental"))
+        .await?;
+    let id = mine["conversations"][0]["id"]
+        .as_i64()
+        .expect("one conversation");
     let (status, body) = server
-        .api(&format!("/api/v1/conversations/{id}"), Some("test-key-shop"))
+        .api(
+            &format!("/api/v1/conversations/{id}"),
+            Some("test-key-shop"),
+        )
         .await?;
     assert_eq!(status, 404, "{body}");
-    let (_, theirs) = server.api("/api/v1/conversations", Some("test-key-shop")).await?;
+    let (_, theirs) = server
+        .api("/api/v1/conversations", Some("test-key-shop"))
+        .await?;
     assert_eq!(theirs["conversations"].as_array().map(Vec::len), Some(0));
     let (status, _) = server
         .api("/api/v1/conversations/abc", Some("test-key-dental"))
@@ -104,12 +148,20 @@ async fn unknown_tenants_origins_and_keys_are_refused_clearly() -> anyhow::Resul
         .api("/api/v1/conversations?limit=9999", Some("test-key-dental"))
         .await?;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = server.api("/api/v1/nothing-here", Some("test-key-dental")).await?;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    let (status, body) = server
+        .api("/api/v1/nothing-here", Some("test-key-dental"))
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
 
     // Health and metrics.
     assert_eq!(server.api("/healthz", None).await?.0, 200);
-    let metrics = reqwest::get(format!("{}/metrics", server.base)).await?.text().await?;
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await?
+        .text()
+        .await?;
     assert!(metrics.contains("kopru_messages_in_total"), "{metrics}");
     Ok(())
 }

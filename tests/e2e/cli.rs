@@ -11,7 +11,10 @@ fn help_and_version_work() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("serve") && text.contains("chat"), "{text}");
-    let out = Command::new(kopru_bin()).args(["serve", "--help"]).output().unwrap();
+    let out = Command::new(kopru_bin())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let out = Command::new(kopru_bin()).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("kopru "));
@@ -23,7 +26,11 @@ fn help_and_version_work() {
 fn an_unknown_config_key_is_named_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("kopru.toml");
-    std::fs::write(&cfg, "[server]\nlisten = \"127.0.0.1:0\"\nlisten_port = 80\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\nlisten_port = 80\n",
+    )
+    .unwrap();
     let out = Command::new(kopru_bin())
         .args(["serve", "--config"])
         .arg(&cfg)
@@ -61,7 +68,11 @@ fn chat_reads_one_message_a_line_and_prints_the_replies() {
         .write_all("Merhaba\nadresiniz neresi\n".as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Demo Sağlık Grubu"), "{text}");
     assert!(text.contains("Halaskargazi"), "{text}");
@@ -74,4 +85,34 @@ fn chat_reads_one_message_a_line_and_prints_the_replies() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown tenant"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_gracefully_with_json_logs() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut opts = ServerOptions::new(Stores::Embedded, dir.path());
+    opts.env.push(("KOPRU_LOG_FORMAT".into(), "json".into()));
+    let mut server = Server::start(&opts)?;
+    let mut chat = Chat::connect(&server.ws_url("demo-estetik"), None, 0).await?;
+    assert!(
+        chat.ask("iyi günler merhaba")
+            .await?
+            .contains("Demo Estetik Merkezi")
+    );
+    assert!(
+        server.terminate(std::time::Duration::from_secs(10))?,
+        "exit status 0"
+    );
+    // The open socket was closed by the server, not left hanging.
+    assert!(chat.frame(std::time::Duration::from_secs(2)).await.is_err());
+    let log = server.log();
+    let lines: Vec<_> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{e}: {line}"))?;
+        assert!(v.get("level").is_some(), "{line}");
+    }
+    assert!(log.contains("shutting down"), "{log}");
+    Ok(())
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Admin API keys the harness gives the demo tenants.
-pub const KEYS: [(&str, &str); 4] = [
+pub(crate) const KEYS: [(&str, &str); 4] = [
     ("DEMO_SHOP_API_KEY", "test-key-shop"),
     ("DEMO_DENTAL_API_KEY", "test-key-dental"),
     ("DEMO_ESTETIK_API_KEY", "test-key-estetik"),
@@ -21,22 +21,36 @@ pub const KEYS: [(&str, &str); 4] = [
 
 /// Which stores a server runs on.
 #[derive(Clone, Debug)]
-pub enum Stores {
+pub(crate) enum Stores {
     /// The embedded default: a SQLite file in `data_dir`.
     Embedded,
     /// Production mode.
-    Production { postgres_url: String, redis_url: String },
+    Production {
+        postgres_url: String,
+        redis_url: String,
+    },
 }
 
 /// A fresh PostgreSQL database on the local server, dropped at the end.
-pub struct PgDatabase {
-    pub name: String,
-    pub url: String,
+pub(crate) struct PgDatabase {
+    pub(crate) name: String,
+    pub(crate) url: String,
 }
 
 fn psql(sql: &str) -> Result<()> {
     let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "root", "-d", "test", "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "root",
+            "-d",
+            "test",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            sql,
+        ])
         .output()
         .context("running psql")?;
     if !out.status.success() {
@@ -46,7 +60,7 @@ fn psql(sql: &str) -> Result<()> {
 }
 
 impl PgDatabase {
-    pub fn create() -> Result<Self> {
+    pub(crate) fn create() -> Result<Self> {
         let name = format!("kopru_e2e_{}", uuid::Uuid::new_v4().simple());
         psql(&format!("CREATE DATABASE {name}"))?;
         Ok(Self {
@@ -58,18 +72,21 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        let _ = psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        let _ = psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
     }
 }
 
 /// A private `redis-server` on a free port, so a test may stop and restart it.
-pub struct RedisServer {
-    pub port: u16,
+pub(crate) struct RedisServer {
+    pub(crate) port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -77,7 +94,7 @@ pub fn free_port() -> u16 {
 }
 
 impl RedisServer {
-    pub fn start() -> Result<Self> {
+    pub(crate) fn start() -> Result<Self> {
         let mut r = Self {
             port: free_port(),
             child: None,
@@ -87,12 +104,12 @@ impl RedisServer {
         Ok(r)
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Starts it (again) on the same port.
-    pub fn restart(&mut self) -> Result<()> {
+    pub(crate) fn restart(&mut self) -> Result<()> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -121,7 +138,7 @@ impl RedisServer {
     }
 
     /// Kills it at once.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -136,20 +153,20 @@ impl Drop for RedisServer {
 }
 
 /// Production stores for one test: a fresh database and a private Redis.
-pub struct ProductionStores {
-    pub pg: PgDatabase,
-    pub redis: RedisServer,
+pub(crate) struct ProductionStores {
+    pub(crate) pg: PgDatabase,
+    pub(crate) redis: RedisServer,
 }
 
 impl ProductionStores {
-    pub fn start() -> Result<Self> {
+    pub(crate) fn start() -> Result<Self> {
         Ok(Self {
             pg: PgDatabase::create()?,
             redis: RedisServer::start()?,
         })
     }
 
-    pub fn stores(&self) -> Stores {
+    pub(crate) fn stores(&self) -> Stores {
         Stores::Production {
             postgres_url: self.pg.url.clone(),
             redis_url: self.redis.url(),
@@ -158,31 +175,31 @@ impl ProductionStores {
 }
 
 /// The path of the `kopru` binary under test.
-pub fn kopru_bin() -> PathBuf {
+pub(crate) fn kopru_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kopru-under-test"))
 }
 
 /// A running `kopru serve` child process.
-pub struct Server {
-    pub base: String,
-    pub addr: String,
+pub(crate) struct Server {
+    pub(crate) base: String,
+    pub(crate) addr: String,
     child: Child,
     stderr_log: PathBuf,
 }
 
 /// How to start a server.
 #[derive(Clone, Debug)]
-pub struct ServerOptions {
-    pub stores: Stores,
-    pub data_dir: PathBuf,
+pub(crate) struct ServerOptions {
+    pub(crate) stores: Stores,
+    pub(crate) data_dir: PathBuf,
     /// Extra `KOPRU_*` overrides or other variables.
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// A config file; the bundled demo when `None`.
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 }
 
 impl ServerOptions {
-    pub fn new(stores: Stores, data_dir: &Path) -> Self {
+    pub(crate) fn new(stores: Stores, data_dir: &Path) -> Self {
         Self {
             stores,
             data_dir: data_dir.to_path_buf(),
@@ -194,14 +211,16 @@ impl ServerOptions {
 
 impl Server {
     /// Starts `kopru serve` and waits until it listens.
-    pub fn start(opts: &ServerOptions) -> Result<Server> {
+    pub(crate) fn start(opts: &ServerOptions) -> Result<Server> {
         let mut cmd = Command::new(kopru_bin());
         cmd.arg("serve");
         if let Some(c) = &opts.config {
             cmd.arg("--config").arg(c);
         }
         std::fs::create_dir_all(&opts.data_dir)?;
-        let stderr_log = opts.data_dir.join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
+        let stderr_log = opts
+            .data_dir
+            .join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
         cmd.env("KOPRU_SERVER__LISTEN", "127.0.0.1:0")
             .env("KOPRU_SERVER__DATA_DIR", &opts.data_dir)
             .env("KOPRU_WORKERS__LEASE_MS", "3000")
@@ -213,7 +232,11 @@ impl Server {
         for (k, v) in KEYS {
             cmd.env(k, v);
         }
-        if let Stores::Production { postgres_url, redis_url } = &opts.stores {
+        if let Stores::Production {
+            postgres_url,
+            redis_url,
+        } = &opts.stores
+        {
             cmd.env("KOPRU_STORE__POSTGRES_URL", postgres_url)
                 .env("KOPRU_STORE__REDIS_URL", redis_url);
         }
@@ -246,22 +269,36 @@ impl Server {
     }
 
     /// SIGKILL: no graceful shutdown, as in a crash.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, then waits up to `wait` for the process to exit; returns its success.
+    pub(crate) fn terminate(&mut self, wait: Duration) -> Result<bool> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let deadline = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status.success());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("kopru did not exit within {wait:?} of SIGTERM")
+    }
+
     /// The server's log so far (stderr).
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
     }
 
-    pub fn ws_url(&self, tenant: &str) -> String {
+    pub(crate) fn ws_url(&self, tenant: &str) -> String {
         format!("ws://{}/webchat/{tenant}/ws", self.addr)
     }
 
     /// GET an admin API path with a bearer key; returns (status, JSON body).
-    pub async fn api(&self, path: &str, key: Option<&str>) -> Result<(u16, Value)> {
+    pub(crate) async fn api(&self, path: &str, key: Option<&str>) -> Result<(u16, Value)> {
         let mut req = reqwest::Client::new().get(format!("{}{path}", self.base));
         if let Some(k) = key {
             req = req.bearer_auth(k);
@@ -272,7 +309,7 @@ impl Server {
         Ok((status, body))
     }
 
-    pub async fn post(&self, path: &str, key: Option<&str>) -> Result<(u16, Value)> {
+    pub(crate) async fn post(&self, path: &str, key: Option<&str>) -> Result<(u16, Value)> {
         let mut req = reqwest::Client::new().post(format!("{}{path}", self.base));
         if let Some(k) = key {
             req = req.bearer_auth(k);
@@ -290,20 +327,21 @@ impl Drop for Server {
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A web chat client speaking `docs/webchat-protocol.md`.
-pub struct Chat {
+pub(crate) struct Chat {
     ws: Ws,
-    pub session: String,
+    pub(crate) session: String,
     /// Highest seq seen.
-    pub last_seen: i64,
+    pub(crate) last_seen: i64,
     next_id: u64,
 }
 
 impl Chat {
     /// Connects and says hello; `session` resumes a conversation.
-    pub async fn connect(url: &str, session: Option<&str>, last_seen: i64) -> Result<Chat> {
+    pub(crate) async fn connect(url: &str, session: Option<&str>, last_seen: i64) -> Result<Chat> {
         let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
         let hello = json!({"type": "hello", "v": 1, "session": session, "last_seen": last_seen});
         ws.send(Message::Text(hello.to_string().into())).await?;
@@ -322,26 +360,26 @@ impl Chat {
     }
 
     /// Sends raw text as one frame.
-    pub async fn send_raw(&mut self, raw: impl Into<String>) -> Result<()> {
+    pub(crate) async fn send_raw(&mut self, raw: impl Into<String>) -> Result<()> {
         self.ws.send(Message::Text(raw.into().into())).await?;
         Ok(())
     }
 
     /// Sends a customer message and returns its client id.
-    pub async fn say(&mut self, text: &str) -> Result<String> {
+    pub(crate) async fn say(&mut self, text: &str) -> Result<String> {
         self.next_id += 1;
         let id = format!("m{}-{}", self.next_id, uuid::Uuid::new_v4().simple());
         self.say_with_id(&id, text).await?;
         Ok(id)
     }
 
-    pub async fn say_with_id(&mut self, id: &str, text: &str) -> Result<()> {
+    pub(crate) async fn say_with_id(&mut self, id: &str, text: &str) -> Result<()> {
         self.send_raw(json!({"type": "message", "id": id, "text": text}).to_string())
             .await
     }
 
     /// The next frame, or an error after `wait`.
-    pub async fn frame(&mut self, wait: Duration) -> Result<Value> {
+    pub(crate) async fn frame(&mut self, wait: Duration) -> Result<Value> {
         loop {
             let msg = tokio::time::timeout(wait, self.ws.next())
                 .await
@@ -362,7 +400,7 @@ impl Chat {
     }
 
     /// The next message from the bot (or an agent), skipping acks and echoes.
-    pub async fn reply(&mut self, wait: Duration) -> Result<Value> {
+    pub(crate) async fn reply(&mut self, wait: Duration) -> Result<Value> {
         loop {
             let f = self.frame(wait).await?;
             if f["type"] == "message" && f["from"] != "customer" {
@@ -375,14 +413,14 @@ impl Chat {
     }
 
     /// Says `text` and returns the text of the bot's reply.
-    pub async fn ask(&mut self, text: &str) -> Result<String> {
+    pub(crate) async fn ask(&mut self, text: &str) -> Result<String> {
         self.say(text).await?;
         let r = self.reply(Duration::from_secs(15)).await?;
         Ok(r["text"].as_str().unwrap_or_default().to_string())
     }
 
     /// Collects frames until nothing arrives for `quiet`.
-    pub async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
+    pub(crate) async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
         let mut out = Vec::new();
         while let Ok(f) = self.frame(quiet).await {
             out.push(f);
@@ -390,18 +428,7 @@ impl Chat {
         out
     }
 
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
-}
-
-/// Fold used by assertions on Turkish replies: lowercase with Turkish i rules.
-pub fn lower_tr(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            'İ' => 'i',
-            'I' => 'ı',
-            c => c.to_lowercase().next().unwrap_or(c),
-        })
-        .collect()
 }

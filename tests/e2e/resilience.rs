@@ -9,20 +9,30 @@ const SHOP_KEY: &str = "test-key-shop";
 
 /// The messages of the conversation of `session`, through the admin API.
 async fn transcript(server: &Server, key: &str, session: &str) -> anyhow::Result<Vec<Value>> {
-    let (_, list) = server.api("/api/v1/conversations?limit=500", Some(key)).await?;
+    let (_, list) = server
+        .api("/api/v1/conversations?limit=500", Some(key))
+        .await?;
     let id = list["conversations"]
         .as_array()
         .and_then(|a| a.iter().find(|c| c["contact"]["handle"] == session))
         .and_then(|c| c["id"].as_i64())
         .ok_or_else(|| anyhow::anyhow!("conversation of {session} not listed: {list}"))?;
     let (_, d) = server
-        .api(&format!("/api/v1/conversations/{id}/messages?limit=500"), Some(key))
+        .api(
+            &format!("/api/v1/conversations/{id}/messages?limit=500"),
+            Some(key),
+        )
         .await?;
     Ok(d["messages"].as_array().cloned().unwrap_or_default())
 }
 
 /// Waits until the transcript has `bots` bot messages, all delivered.
-async fn wait_for_bot_replies(server: &Server, key: &str, session: &str, bots: usize) -> anyhow::Result<Vec<Value>> {
+async fn wait_for_bot_replies(
+    server: &Server,
+    key: &str,
+    session: &str,
+    bots: usize,
+) -> anyhow::Result<Vec<Value>> {
     for _ in 0..150 {
         let t = transcript(server, key, session).await.unwrap_or_default();
         let delivered = t
@@ -40,7 +50,10 @@ async fn wait_for_bot_replies(server: &Server, key: &str, session: &str, bots: u
 
 /// Each customer message is followed by exactly one bot reply: answered once, in order.
 fn assert_one_reply_each(t: &[Value]) {
-    let senders: Vec<&str> = t.iter().map(|m| m["sender"].as_str().unwrap_or("?")).collect();
+    let senders: Vec<&str> = t
+        .iter()
+        .map(|m| m["sender"].as_str().unwrap_or("?"))
+        .collect();
     let customers = senders.iter().filter(|s| **s == "customer").count();
     let bots = senders.iter().filter(|s| **s == "bot").count();
     assert_eq!(customers, bots, "one reply per message: {senders:?}");
@@ -54,7 +67,8 @@ fn assert_one_reply_each(t: &[Value]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_server_restarts_with_history_and_state_and_answers_each_message_once() -> anyhow::Result<()> {
+async fn a_killed_server_restarts_with_history_and_state_and_answers_each_message_once()
+-> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let opts = ServerOptions::new(Stores::Embedded, dir.path());
     let mut server = Server::start(&opts)?;
@@ -63,7 +77,13 @@ async fn a_killed_server_restarts_with_history_and_state_and_answers_each_messag
     let session = chat.session.clone();
 
     // Five messages, then a crash right after their acknowledgements.
-    let texts = ["kaça kadar açıksınız", "adresiniz neresi", "taksit var mı", "pazar açık mısınız", "tşk"];
+    let texts = [
+        "kaça kadar açıksınız",
+        "adresiniz neresi",
+        "taksit var mı",
+        "pazar açık mısınız",
+        "tşk",
+    ];
     for t in texts {
         chat.say(t).await?;
     }
@@ -83,7 +103,8 @@ async fn a_killed_server_restarts_with_history_and_state_and_answers_each_messag
 
     // The widget reconnects with what it had seen: it gets the rest, and the state
     // (greeted already) survived.
-    let mut again = Chat::connect(&server.ws_url("demo-shop"), Some(&session), chat.last_seen).await?;
+    let mut again =
+        Chat::connect(&server.ws_url("demo-shop"), Some(&session), chat.last_seen).await?;
     let rest = again.drain(Duration::from_millis(800)).await;
     let mut seqs: Vec<i64> = rest.iter().filter_map(|f| f["seq"].as_i64()).collect();
     let n = seqs.len();
@@ -92,7 +113,10 @@ async fn a_killed_server_restarts_with_history_and_state_and_answers_each_messag
     let conv_state = {
         let (_, list) = server.api("/api/v1/conversations", Some(SHOP_KEY)).await?;
         let id = list["conversations"][0]["id"].as_i64().unwrap();
-        server.api(&format!("/api/v1/conversations/{id}"), Some(SHOP_KEY)).await?.1
+        server
+            .api(&format!("/api/v1/conversations/{id}"), Some(SHOP_KEY))
+            .await?
+            .1
     };
     assert_eq!(conv_state["conversation"]["state"]["greeted"], true);
     Ok(())

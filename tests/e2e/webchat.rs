@@ -11,10 +11,16 @@ async fn conversation_with_handoff(server: &Server) -> anyhow::Result<()> {
     let mut chat = Chat::connect(&server.ws_url("demo-dental"), None, 0).await?;
 
     let greeting = chat.ask("Merhaba").await?;
-    assert!(greeting.contains("Demo Diş Kliniği"), "greeting names the clinic: {greeting}");
+    assert!(
+        greeting.contains("Demo Diş Kliniği"),
+        "greeting names the clinic: {greeting}"
+    );
 
     let hours = chat.ask("kaça kadar açıksınız").await?;
-    assert!(hours.contains("09:00") && hours.contains("19:00"), "hours of the demo clinic: {hours}");
+    assert!(
+        hours.contains("09:00") && hours.contains("19:00"),
+        "hours of the demo clinic: {hours}"
+    );
 
     // Typed without Turkish letters, shouting: still understood.
     let hours2 = chat.ask("KACA KADAR ACIKSINIZ").await?;
@@ -27,16 +33,23 @@ async fn conversation_with_handoff(server: &Server) -> anyhow::Result<()> {
     chat.say("hala orada mısınız?").await?;
     let after = chat.drain(Duration::from_millis(1500)).await;
     assert!(
-        after.iter().all(|f| f["type"] != "message" || f["from"] == "customer"),
+        after
+            .iter()
+            .all(|f| f["type"] != "message" || f["from"] == "customer"),
         "bot stayed silent after handoff: {after:?}"
     );
 
     // The admin API shows the conversation in handoff, with every message.
-    let (status, list) = server.api("/api/v1/conversations", Some(DENTAL_KEY)).await?;
+    let (status, list) = server
+        .api("/api/v1/conversations", Some(DENTAL_KEY))
+        .await?;
     assert_eq!(status, 200);
     let conv = list["conversations"]
         .as_array()
-        .and_then(|a| a.iter().find(|c| c["contact"]["handle"] == chat.session.as_str()))
+        .and_then(|a| {
+            a.iter()
+                .find(|c| c["contact"]["handle"] == chat.session.as_str())
+        })
         .cloned()
         .expect("conversation listed");
     assert_eq!(conv["handoff"], true);
@@ -50,11 +63,17 @@ async fn conversation_with_handoff(server: &Server) -> anyhow::Result<()> {
     let bot = msgs.iter().filter(|m| m["sender"] == "bot").count();
     assert_eq!((customer, bot), (5, 4), "{msgs:#?}");
     let first: &Value = &msgs[0];
-    assert_eq!(first["meta"]["intent"], "greeting", "the inbound message carries what the NLU understood");
+    assert_eq!(
+        first["meta"]["intent"], "greeting",
+        "the inbound message carries what the NLU understood"
+    );
 
     // An agent releases it: the bot answers again.
     let (status, _) = server
-        .post(&format!("/api/v1/conversations/{id}/release"), Some(DENTAL_KEY))
+        .post(
+            &format!("/api/v1/conversations/{id}/release"),
+            Some(DENTAL_KEY),
+        )
         .await?;
     assert_eq!(status, 202);
     let mut back = String::new();
@@ -93,13 +112,17 @@ async fn webchat_conversation_on_postgres_and_redis() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_is_replayed_to_a_reconnecting_widget_and_resends_are_idempotent() -> anyhow::Result<()> {
+async fn history_is_replayed_to_a_reconnecting_widget_and_resends_are_idempotent()
+-> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(&ServerOptions::new(Stores::Embedded, dir.path()))?;
     let mut chat = Chat::connect(&server.ws_url("demo-shop"), None, 0).await?;
     chat.say_with_id("c-1", "slm").await?;
     let ack = chat.frame(Duration::from_secs(10)).await?;
-    assert_eq!((ack["type"].as_str(), ack["duplicate"].as_bool()), (Some("ack"), Some(false)));
+    assert_eq!(
+        (ack["type"].as_str(), ack["duplicate"].as_bool()),
+        (Some("ack"), Some(false))
+    );
     chat.reply(Duration::from_secs(10)).await?;
     let session = chat.session.clone();
     chat.close().await;
@@ -107,7 +130,10 @@ async fn history_is_replayed_to_a_reconnecting_widget_and_resends_are_idempotent
     // A page reload: the same session, nothing seen yet → the whole history, in order.
     let mut again = Chat::connect(&server.ws_url("demo-shop"), Some(&session), 0).await?;
     let replay = again.drain(Duration::from_millis(800)).await;
-    let froms: Vec<_> = replay.iter().map(|f| f["from"].as_str().unwrap_or("")).collect();
+    let froms: Vec<_> = replay
+        .iter()
+        .map(|f| f["from"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(froms, ["customer", "bot"], "{replay:?}");
     assert_eq!(replay[0]["client_id"], "c-1");
 
@@ -116,6 +142,9 @@ async fn history_is_replayed_to_a_reconnecting_widget_and_resends_are_idempotent
     let ack = again.frame(Duration::from_secs(10)).await?;
     assert_eq!(ack["duplicate"], true, "{ack}");
     let more = again.drain(Duration::from_millis(800)).await;
-    assert!(more.iter().all(|f| f["type"] != "message"), "no second answer: {more:?}");
+    assert!(
+        more.iter().all(|f| f["type"] != "message"),
+        "no second answer: {more:?}"
+    );
     Ok(())
 }

@@ -13,7 +13,10 @@ use tokio::sync::{Mutex, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug, Parser)]
-#[command(name = "kopru-loadgen", about = "Load a running kopru server through web chat")]
+#[command(
+    name = "kopru-loadgen",
+    about = "Load a running kopru server through web chat"
+)]
 struct Args {
     /// The server, e.g. 127.0.0.1:8080 (loopback only).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -43,7 +46,8 @@ const TEXTS: [&str; 4] = [
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let host = args.addr.split(':').next().unwrap_or("");
-    if !(host == "127.0.0.1" || host == "localhost" || host.starts_with("127.") || host == "[::1]") {
+    if !(host == "127.0.0.1" || host == "localhost" || host.starts_with("127.") || host == "[::1]")
+    {
         anyhow::bail!("kopru-loadgen only sends to loopback addresses");
     }
     let conversations = args.conversations.unwrap_or(args.rate.max(1) as usize);
@@ -56,8 +60,10 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for _ in 0..conversations {
         let (mut ws, _) = tokio_tungstenite::connect_async(&url).await?;
-        ws.send(Message::Text(json!({"type": "hello", "v": 1}).to_string().into()))
-            .await?;
+        ws.send(Message::Text(
+            json!({"type": "hello", "v": 1}).to_string().into(),
+        ))
+        .await?;
         let (tx, mut rx) = mpsc::channel::<String>(64);
         senders.push(tx);
         let latencies = latencies.clone();
