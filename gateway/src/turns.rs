@@ -11,26 +11,30 @@ use store::{Claim, ConversationRecord, InboxItem, NewOutgoing, Notice, StoreErro
 /// How many pending items are read at once.
 const BATCH: u32 = 32;
 
-/// Handles every pending inbox item of a leased conversation, in order, then releases
-/// the lease. Returns how many items were handled.
+/// Handles every pending inbox item of a leased conversation, in order, and gives the
+/// lease back (with the last commit when possible). Returns how many items were handled.
 pub async fn run_claim(rt: &Runtime, claim: &Claim) -> Result<usize, StoreError> {
     let result = drain(rt, claim).await;
-    if let Err(e) = rt
-        .store
-        .release_conversation(claim.conversation, &rt.owner)
-        .await
+    let released = matches!(result, Ok((_, true)));
+    if !released
+        && let Err(e) = rt
+            .store
+            .release_conversation(claim.conversation, &rt.owner)
+            .await
     {
         tracing::warn!(conversation = claim.conversation, error = %e, "lease release failed; it will expire");
     }
-    result
+    result.map(|(n, _)| n)
 }
 
-async fn drain(rt: &Runtime, claim: &Claim) -> Result<usize, StoreError> {
+/// Returns (items handled, whether the last commit released the lease).
+async fn drain(rt: &Runtime, claim: &Claim) -> Result<(usize, bool), StoreError> {
     let mut handled = 0;
+    let mut first = true;
     loop {
         let items = rt.store.pending_inbox(claim.conversation, BATCH).await?;
         if items.is_empty() {
-            return Ok(handled);
+            return Ok((handled, false));
         }
         let Some(mut conversation) = rt
             .store
@@ -39,25 +43,34 @@ async fn drain(rt: &Runtime, claim: &Claim) -> Result<usize, StoreError> {
         else {
             return Err(StoreError::NotFound);
         };
-        rt.store
-            .renew_lease(
-                claim.conversation,
-                &rt.owner,
-                rt.lease(),
-                jiff::Timestamp::now(),
-            )
-            .await?;
-        for item in &items {
+        // The claim itself set a fresh lease; later batches extend it.
+        if !first {
+            rt.store
+                .renew_lease(
+                    claim.conversation,
+                    &rt.owner,
+                    rt.lease(),
+                    jiff::Timestamp::now(),
+                )
+                .await?;
+        }
+        first = false;
+        let last = items.len() - 1;
+        for (i, item) in items.iter().enumerate() {
             let started = std::time::Instant::now();
-            let turn = decide(rt, &conversation, item);
+            let mut turn = decide(rt, &conversation, item);
+            turn.release = i == last;
             let replies = turn.outgoing.len();
-            rt.store.commit_turn(&turn).await?;
+            let released = rt.store.commit_turn(&turn).await?;
             conversation.state = turn.state.clone();
             conversation.handoff = turn.handoff;
             handled += 1;
             m::turn_handled(&claim.tenant, replies, started.elapsed());
             if replies > 0 {
                 let _ = rt.hot.publish(&Notice::Outbox).await;
+            }
+            if released {
+                return Ok((handled, true));
             }
         }
     }
@@ -80,6 +93,7 @@ pub fn decide(rt: &Runtime, conversation: &ConversationRecord, item: &InboxItem)
         outgoing: Vec::new(),
         timers: Vec::new(),
         tags: Vec::new(),
+        release: false,
         now,
     };
     let Some(tenant) = rt.tenant(&conversation.tenant) else {

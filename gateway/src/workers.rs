@@ -96,11 +96,7 @@ async fn outbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
             .claim_outbox(&rt.owner, 128, lease, Timestamp::now())
             .await
         {
-            Ok(items) if !items.is_empty() => {
-                for item in items {
-                    deliver(&rt, &item).await;
-                }
-            }
+            Ok(items) if !items.is_empty() => deliver_all(&rt, items).await,
             Ok(_) => {
                 if !wait(&mut notices, &mut shutdown, rt.poll(), |n| {
                     matches!(n, Notice::Outbox)
@@ -119,34 +115,52 @@ async fn outbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Sends one outbox item through its channel and records the outcome.
-async fn deliver(rt: &Runtime, item: &OutboxItem) {
+/// Sends leased outbox items through their channels and records the outcomes.
+async fn deliver_all(rt: &Runtime, items: Vec<OutboxItem>) {
     let now = Timestamp::now();
-    let result = match item.channel {
-        // Web chat delivery is the socket reading the stored message: marking it sent
-        // and waking the sockets of the conversation (in any replica) is the send.
-        Channel::Webchat => rt.store.outbox_sent(item.id, None, now).await,
-        other => {
-            rt.store
-                .outbox_failed(item.id, &format!("no sender for channel {other} yet"), None)
-                .await
+    // Web chat delivery is the socket reading the stored message: marking it sent and
+    // waking the sockets of the conversation (in any replica) is the send, so a whole
+    // batch is recorded in one transaction.
+    let (webchat, others): (Vec<_>, Vec<_>) = items
+        .into_iter()
+        .partition(|i| i.channel == Channel::Webchat);
+    if !webchat.is_empty() {
+        let ids: Vec<i64> = webchat.iter().map(|i| i.id).collect();
+        match rt.store.outbox_sent_many(&ids, now).await {
+            Ok(()) => {
+                let mut woken = std::collections::HashSet::new();
+                for item in &webchat {
+                    m::message_out(&item.tenant, item.channel.as_str());
+                    if woken.insert((item.tenant.as_str(), item.conversation)) {
+                        let _ = rt
+                            .hot
+                            .publish(&Notice::Messages {
+                                tenant: item.tenant.clone(),
+                                conversation: item.conversation,
+                            })
+                            .await;
+                    }
+                }
+            }
+            Err(e) => {
+                // The leases expire and the rows are claimed again; sockets read by seq,
+                // so a message is never shown twice.
+                tracing::warn!(error = %e, "recording web chat delivery failed");
+                m::worker_error("outbox");
+            }
         }
-    };
-    match result {
-        Ok(()) => {
-            m::message_out(&item.tenant, item.channel.as_str());
-            let _ = rt
-                .hot
-                .publish(&Notice::Messages {
-                    tenant: item.tenant.clone(),
-                    conversation: item.conversation,
-                })
-                .await;
-        }
-        Err(e) => {
-            // The lease expires and the row is claimed again: sent at least once by
-            // us, shown once by the socket (it reads by seq).
-            tracing::warn!(outbox = item.id, error = %e, "recording delivery failed");
+    }
+    for item in others {
+        let result = rt
+            .store
+            .outbox_failed(
+                item.id,
+                &format!("no sender for channel {} yet", item.channel),
+                None,
+            )
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(outbox = item.id, error = %e, "recording a failed delivery failed");
             m::worker_error("outbox");
         }
     }

@@ -41,7 +41,9 @@ pub fn store_checks() -> Vec<(&'static str, StoreCheck)> {
         lease_lost,
         commit_turn_effects,
         commit_idempotent,
+        commit_releases_when_drained,
         outbox_lifecycle,
+        outbox_sent_many,
         outbox_expired_lease,
         timers,
         enqueue_event_dedupe,
@@ -120,6 +122,7 @@ pub fn turn(claim: &Claim, owner: &str, inbox_id: i64, now: Timestamp) -> Turn {
         outgoing: Vec::new(),
         timers: Vec::new(),
         tags: Vec::new(),
+        release: false,
         now,
     }
 }
@@ -150,6 +153,103 @@ async fn claim_expect(store: &dyn Store, owner: &str, now: Timestamp, expected: 
 // ---------------------------------------------------------------------------------------
 // Store checks
 // ---------------------------------------------------------------------------------------
+
+/// A turn that asks to release drops the lease only when nothing else is pending, in
+/// the same transaction: another owner can claim at once, with no wait for expiry.
+pub async fn commit_releases_when_drained(store: Arc<dyn Store>) {
+    for (n, text) in ["bir", "iki"].iter().enumerate() {
+        store
+            .accept_inbound(
+                &inbound("t1", Channel::Webchat, "s-rel", &format!("rel-{n}"), text),
+                at(1),
+            )
+            .await
+            .expect("accept");
+    }
+    let conv = store
+        .find_conversation("t1", Channel::Webchat, "s-rel")
+        .await
+        .unwrap()
+        .expect("conversation")
+        .id;
+    let claim = claim_expect(&*store, "w1", at(2), conv).await;
+    let pending = store.pending_inbox(conv, 10).await.unwrap();
+    assert_eq!(pending.len(), 2);
+    let mut first = turn(&claim, "w1", pending[0].id, at(3));
+    first.release = true;
+    assert!(
+        !store.commit_turn(&first).await.unwrap(),
+        "one item still pending: kept"
+    );
+    let mut second = turn(&claim, "w1", pending[1].id, at(3));
+    second.release = true;
+    assert!(
+        store.commit_turn(&second).await.unwrap(),
+        "drained: released"
+    );
+    store
+        .accept_inbound(
+            &inbound("t1", Channel::Webchat, "s-rel", "rel-2", "üç"),
+            at(4),
+        )
+        .await
+        .unwrap();
+    // Well within the old lease: only a release lets w2 in now.
+    claim_expect(&*store, "w2", at(4), conv).await;
+}
+
+/// Several outbox rows marked sent at once; unknown ids are skipped.
+pub async fn outbox_sent_many(store: Arc<dyn Store>) {
+    store
+        .accept_inbound(
+            &inbound("t1", Channel::Webchat, "s-many", "many-1", "selam"),
+            at(1),
+        )
+        .await
+        .unwrap();
+    let claim = store
+        .claim_conversation("w", LEASE, at(2))
+        .await
+        .unwrap()
+        .expect("claim");
+    let item = store
+        .pending_inbox(claim.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let mut t = turn(&claim, "w", item.id, at(3));
+    t.outgoing.push(bot("bir"));
+    t.outgoing.push(bot("iki"));
+    store.commit_turn(&t).await.unwrap();
+    let rows = store.claim_outbox("o", 10, LEASE, at(4)).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    ids.push(987_654_321);
+    store
+        .outbox_sent_many(&ids, at(5))
+        .await
+        .expect("batch sent");
+    let msgs = store
+        .messages("t1", claim.conversation, 0, 10)
+        .await
+        .unwrap();
+    let statuses: Vec<_> = msgs.iter().map(|m| m.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            MessageStatus::Received,
+            MessageStatus::Sent,
+            MessageStatus::Sent
+        ]
+    );
+    assert!(
+        store
+            .claim_outbox("o", 10, LEASE, at(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
 
 /// The backend names itself, answers, and stores tenants repeatedly.
 pub async fn ping_and_tenants(store: Arc<dyn Store>) {

@@ -122,7 +122,9 @@ pub trait Store: Send + Sync + 'static {
     /// the inbox item is done, the state saved, the inbound message annotated, bot
     /// messages appended with their outbox rows, timers set or cancelled, tags added,
     /// an opt-out recorded on the contact. Idempotent per inbox item.
-    async fn commit_turn(&self, turn: &Turn) -> Result<()>;
+    /// Returns whether the lease was dropped (only when `turn.release` asked for it and
+    /// no other item is pending).
+    async fn commit_turn(&self, turn: &Turn) -> Result<bool>;
 
     /// Leases up to `limit` outbox rows that are due (queued, or failed with a retry
     /// time passed, or leased by a dead owner), oldest first.
@@ -135,6 +137,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<OutboxItem>>;
 
     /// The message went out; its status becomes `sent`.
+    /// Marks several rows sent in one transaction (channels whose send is local, like
+    /// web chat). Rows not found are skipped.
+    async fn outbox_sent_many(&self, ids: &[i64], now: Timestamp) -> Result<()> {
+        for id in ids {
+            match self.outbox_sent(*id, None, now).await {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     async fn outbox_sent(
         &self,
         id: i64,

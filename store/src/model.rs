@@ -175,6 +175,10 @@ pub struct Turn {
     pub timers: Vec<TimerOp>,
     /// Tags added to the conversation (set semantics).
     pub tags: Vec<String>,
+    /// Drop the lease in the same transaction when no other inbox item is pending
+    /// (saves the worker a separate release).
+    #[serde(default)]
+    pub release: bool,
     pub now: Timestamp,
 }
 

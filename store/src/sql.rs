@@ -533,7 +533,7 @@ macro_rules! impl_sql_store {
                 row.as_ref().map(conversation_from_row).transpose()
             }
 
-            async fn commit_turn(&self, turn: &$crate::Turn) -> $crate::Result<()> {
+            async fn commit_turn(&self, turn: &$crate::Turn) -> $crate::Result<bool> {
                 let now_ms = $crate::sql::ms(turn.now);
                 let mut tx = self.write_tx().await?;
 
@@ -579,7 +579,7 @@ macro_rules! impl_sql_store {
                 };
                 if inbox_status == "done" {
                     // Already applied (a retry after a lost acknowledgement): nothing to do.
-                    return abandon(tx, Ok(())).await;
+                    return abandon(tx, Ok(false)).await;
                 }
                 sqlx::query("UPDATE inbox SET status = 'done' WHERE id = $1")
                     .bind(turn.inbox_id)
@@ -682,8 +682,22 @@ macro_rules! impl_sql_store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                let mut released = false;
+                if turn.release {
+                    released = sqlx::query(
+                        "UPDATE conversations SET lease_owner = NULL, lease_until = NULL \
+                         WHERE id = $1 AND lease_owner = $2 AND NOT EXISTS \
+                         (SELECT 1 FROM inbox WHERE conversation_id = $1 AND status = 'pending')",
+                    )
+                    .bind(turn.conversation)
+                    .bind(&turn.owner)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        > 0;
+                }
                 tx.commit().await?;
-                Ok(())
+                Ok(released)
             }
 
             async fn claim_outbox(
@@ -748,6 +762,34 @@ macro_rules! impl_sql_store {
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn outbox_sent_many(&self, ids: &[i64], now: jiff::Timestamp) -> $crate::Result<()> {
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.write_tx().await?;
+                for id in ids {
+                    let seq: Option<i64> = sqlx::query_scalar(
+                        "UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
+                         sent_at = $1 WHERE id = $2 RETURNING message_seq",
+                    )
+                    .bind($crate::sql::ms(now))
+                    .bind(*id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(seq) = seq {
+                        sqlx::query(
+                            "UPDATE messages SET error = NULL, status = CASE WHEN status IN \
+                             ('delivered', 'read') THEN status ELSE 'sent' END WHERE seq = $1",
+                        )
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
                 tx.commit().await?;
                 Ok(())
             }

@@ -68,7 +68,9 @@ store_tests!(
     lease_lost,
     commit_turn_effects,
     commit_idempotent,
+    commit_releases_when_drained,
     outbox_lifecycle,
+    outbox_sent_many,
     outbox_expired_lease,
     timers,
     enqueue_event_dedupe,
@@ -80,7 +82,7 @@ store_tests!(
 #[test]
 fn every_check_has_a_test() {
     // Keep the list above in step with the suite.
-    assert_eq!(conformance::store_checks().len(), 16);
+    assert_eq!(conformance::store_checks().len(), 18);
 }
 
 #[tokio::test]
