@@ -82,7 +82,10 @@ async fn main() -> anyhow::Result<()> {
                             in_flight.push_back(Instant::now());
                             if sink.send(Message::Text(frame.to_string().into())).await.is_err() { break; }
                         }
-                        None => closing = true,
+                        None => {
+                            closing = true;
+                            if in_flight.is_empty() { break; }
+                        }
                     },
                     frame = stream.next() => match frame {
                         Some(Ok(Message::Text(t))) => {
