@@ -105,6 +105,8 @@ pub fn inbound(
         referral: None,
         provider_id: provider_id.to_string(),
         sent_at_ms: None,
+        reply_to: None,
+        details: Default::default(),
     }
 }
 

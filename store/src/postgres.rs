@@ -106,6 +106,10 @@ impl PostgresStore {
         })
     }
 
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
     fn reader(&self) -> &PgPool {
         &self.pool
     }

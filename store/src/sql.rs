@@ -84,7 +84,8 @@ pub(crate) fn timer_dedupe_key(key: &str, due_at_ms: i64) -> String {
 
 /// Implements [`crate::Store`] for `$store` over the sqlx database `$db`.
 ///
-/// The type must have inherent `fn reader(&self) -> &sqlx::Pool<$db>` (reads) and
+/// The type must have inherent `fn reader(&self) -> &sqlx::Pool<$db>` (reads),
+/// `fn writer(&self) -> &sqlx::Pool<$db>` (single-statement writes) and
 /// `async fn write_tx(&self) -> Result<sqlx::Transaction<'static, $db>>`. The literals
 /// are the row-lock clauses appended to selects (empty for SQLite, where a write
 /// transaction already excludes every other writer):
@@ -420,7 +421,6 @@ macro_rules! impl_sql_store {
                 lease: std::time::Duration,
                 now: jiff::Timestamp,
             ) -> $crate::Result<Option<$crate::Claim>> {
-                let mut tx = self.write_tx().await?;
                 // The pick runs once, in a CTE: a locking subquery inside the UPDATE could be
                 // re-run by PostgreSQL and skip the rows this very statement just locked.
                 let row = sqlx::query(concat!(
@@ -436,9 +436,9 @@ macro_rules! impl_sql_store {
                 .bind(owner)
                 .bind($crate::sql::until(now, lease))
                 .bind($crate::sql::ms(now))
-                .fetch_optional(&mut *tx)
+                // One statement, so no explicit transaction: a round trip saved per message.
+                .fetch_optional(self.writer())
                 .await?;
-                tx.commit().await?;
                 row.map(|row| {
                     Ok($crate::Claim { tenant: get(&row, "tenant")?, conversation: get(&row, "id")? })
                 })
@@ -549,14 +549,20 @@ macro_rules! impl_sql_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 }
+                // One read for the lease, the inbox item and what the replies need; the
+                // conversation row stays locked until commit, which also orders `seq`
+                // within the conversation.
                 let conv = sqlx::query(concat!(
-                    "SELECT c.lease_owner, c.channel, c.contact_id, c.tags, k.handle \
+                    "SELECT c.lease_owner, c.channel, c.contact_id, c.tags, k.handle, \
+                     i.status AS inbox_status \
                      FROM conversations c JOIN contacts k ON k.id = c.contact_id \
+                     LEFT JOIN inbox i ON i.id = $3 AND i.conversation_id = c.id \
                      WHERE c.id = $1 AND c.tenant = $2",
                     $lock_conv
                 ))
                 .bind(turn.conversation)
                 .bind(&turn.tenant)
+                .bind(turn.inbox_id)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(conv) = conv else {
@@ -565,16 +571,7 @@ macro_rules! impl_sql_store {
                 if get::<Option<String>>(&conv, "lease_owner")?.as_deref() != Some(turn.owner.as_str()) {
                     return abandon(tx, Err($crate::StoreError::LeaseLost(turn.conversation))).await;
                 }
-
-                let inbox_status: Option<String> = sqlx::query_scalar(concat!(
-                    "SELECT status FROM inbox WHERE id = $1 AND conversation_id = $2",
-                    $lock_row
-                ))
-                .bind(turn.inbox_id)
-                .bind(turn.conversation)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(inbox_status) = inbox_status else {
+                let Some(inbox_status) = get::<Option<String>>(&conv, "inbox_status")? else {
                     return abandon(tx, Err($crate::StoreError::NotFound)).await;
                 };
                 if inbox_status == "done" {
@@ -583,16 +580,6 @@ macro_rules! impl_sql_store {
                 }
                 sqlx::query("UPDATE inbox SET status = 'done' WHERE id = $1")
                     .bind(turn.inbox_id)
-                    .execute(&mut *tx)
-                    .await?;
-
-                let tags: Vec<String> = get_json(&conv, "tags")?;
-                let tags = $crate::sql::merge_tags(tags, &turn.tags);
-                sqlx::query("UPDATE conversations SET state = $1, handoff = $2, tags = $3 WHERE id = $4")
-                    .bind(sqlx::types::Json(&turn.state))
-                    .bind(turn.handoff)
-                    .bind(sqlx::types::Json(&tags))
-                    .bind(turn.conversation)
                     .execute(&mut *tx)
                     .await?;
 
@@ -638,13 +625,6 @@ macro_rules! impl_sql_store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                if !turn.outgoing.is_empty() {
-                    sqlx::query("UPDATE conversations SET last_message_at = $1 WHERE id = $2")
-                        .bind(now_ms)
-                        .bind(turn.conversation)
-                        .execute(&mut *tx)
-                        .await?;
-                }
 
                 for op in &turn.timers {
                     match op {
@@ -682,20 +662,28 @@ macro_rules! impl_sql_store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let mut released = false;
-                if turn.release {
-                    released = sqlx::query(
-                        "UPDATE conversations SET lease_owner = NULL, lease_until = NULL \
-                         WHERE id = $1 AND lease_owner = $2 AND NOT EXISTS \
-                         (SELECT 1 FROM inbox WHERE conversation_id = $1 AND status = 'pending')",
-                    )
-                    .bind(turn.conversation)
-                    .bind(&turn.owner)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                        > 0;
-                }
+                // State, tags, activity time and (when asked and drained) the lease, in
+                // one statement: the inbox item is already marked done above.
+                let tags: Vec<String> = get_json(&conv, "tags")?;
+                let tags = $crate::sql::merge_tags(tags, &turn.tags);
+                let released: bool = sqlx::query_scalar(
+                    "UPDATE conversations SET state = $1, handoff = $2, tags = $3, \
+                     last_message_at = CASE WHEN $4 THEN $5 ELSE last_message_at END, \
+                     lease_until = CASE WHEN $6 AND NOT EXISTS (SELECT 1 FROM inbox \
+                       WHERE conversation_id = $7 AND status = 'pending') THEN NULL ELSE lease_until END, \
+                     lease_owner = CASE WHEN $6 AND NOT EXISTS (SELECT 1 FROM inbox \
+                       WHERE conversation_id = $7 AND status = 'pending') THEN NULL ELSE lease_owner END \
+                     WHERE id = $7 RETURNING lease_owner IS NULL",
+                )
+                .bind(sqlx::types::Json(&turn.state))
+                .bind(turn.handoff)
+                .bind(sqlx::types::Json(&tags))
+                .bind(!turn.outgoing.is_empty())
+                .bind(now_ms)
+                .bind(turn.release)
+                .bind(turn.conversation)
+                .fetch_one(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok(released)
             }

@@ -121,6 +121,10 @@ impl SqliteStore {
     }
 
     /// The pool for reads.
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }
