@@ -44,6 +44,8 @@ pub fn store_checks() -> Vec<(&'static str, StoreCheck)> {
         commit_releases_when_drained,
         outbox_lifecycle,
         outbox_sent_many,
+        delivery_statuses_move_forward,
+        dead_letters_keep_bodies_whole,
         outbox_expired_lease,
         timers,
         enqueue_event_dedupe,
@@ -155,6 +157,138 @@ async fn claim_expect(store: &dyn Store, owner: &str, now: Timestamp, expected: 
 // ---------------------------------------------------------------------------------------
 // Store checks
 // ---------------------------------------------------------------------------------------
+
+/// Provider statuses find the outbound message by provider id and never move backwards;
+/// the outbox row carries the window facts (last inbound, last ad referral).
+pub async fn delivery_statuses_move_forward(store: Arc<dyn Store>) {
+    let mut first = inbound(
+        "t1",
+        Channel::Whatsapp,
+        "+905551112233",
+        "wamid.IN1",
+        "merhaba",
+    );
+    first.referral = Some(Referral {
+        source_type: Some("ad".into()),
+        ctwa_clid: Some("clid-1".into()),
+        ..Referral::default()
+    });
+    store.accept_inbound(&first, at(10)).await.unwrap();
+    let claim = store
+        .claim_conversation("w", LEASE, at(11))
+        .await
+        .unwrap()
+        .expect("claim");
+    let item = store
+        .pending_inbox(claim.conversation, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let mut t = turn(&claim, "w", item.id, at(12));
+    t.outgoing.push(bot("hoş geldiniz"));
+    store.commit_turn(&t).await.unwrap();
+    let out = store
+        .claim_outbox("o", 10, LEASE, at(13))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(out.last_inbound_at, Some(at(10)));
+    assert_eq!(out.last_referral_at, Some(at(10)));
+    store
+        .outbox_sent(out.id, Some("wamid.OUT-S"), at(14))
+        .await
+        .unwrap();
+
+    let seen = |store: Arc<dyn Store>| async move {
+        store
+            .messages("t1", claim.conversation, 0, 10)
+            .await
+            .unwrap()[1]
+            .status
+    };
+    let rs = |status, error| {
+        let store = store.clone();
+        async move {
+            store
+                .record_status("t1", Channel::Whatsapp, "wamid.OUT-S", status, error)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(rs(MessageStatus::Delivered, None).await);
+    assert_eq!(seen(store.clone()).await, MessageStatus::Delivered);
+    assert!(
+        rs(MessageStatus::Sent, None).await,
+        "found, but not moved back"
+    );
+    assert_eq!(seen(store.clone()).await, MessageStatus::Delivered);
+    assert!(rs(MessageStatus::Failed, Some("131026")).await);
+    assert_eq!(
+        seen(store.clone()).await,
+        MessageStatus::Delivered,
+        "a delivered message does not fail later"
+    );
+    assert!(rs(MessageStatus::Read, None).await);
+    assert_eq!(seen(store.clone()).await, MessageStatus::Read);
+    assert!(
+        !store
+            .record_status(
+                "t1",
+                Channel::Whatsapp,
+                "wamid.NOPE",
+                MessageStatus::Read,
+                None
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_status(
+                "t2",
+                Channel::Whatsapp,
+                "wamid.OUT-S",
+                MessageStatus::Read,
+                None
+            )
+            .await
+            .unwrap(),
+        "another tenant's status does not touch this message"
+    );
+}
+
+/// Dead letters keep the raw body byte for byte (even invalid UTF-8) and can be marked
+/// re-driven once.
+pub async fn dead_letters_keep_bodies_whole(store: Arc<dyn Store>) {
+    let body = vec![0x7b, 0xff, 0xfe, b'"', 0xc4, 0xb1, 0x00, b'}'];
+    let id = store
+        .add_dead_letter(&crate::NewDeadLetter {
+            source: "meta".into(),
+            tenant: None,
+            reason: "not an envelope: İ ı 🙂".into(),
+            body: body.clone(),
+            headers: json!({"x-hub-signature-256": "sha256=ab"}),
+            received_at: at(1),
+        })
+        .await
+        .unwrap();
+    let open = store.dead_letters(10, false).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].id, id);
+    assert_eq!(open[0].body, body);
+    assert_eq!(open[0].reason, "not an envelope: İ ı 🙂");
+    assert_eq!(open[0].headers["x-hub-signature-256"], "sha256=ab");
+    store.mark_redriven(id, at(2)).await.unwrap();
+    assert!(store.dead_letters(10, false).await.unwrap().is_empty());
+    assert_eq!(
+        store.dead_letters(10, true).await.unwrap()[0].redriven_at,
+        Some(at(2))
+    );
+    assert!(matches!(
+        store.mark_redriven(id + 1000, at(3)).await,
+        Err(StoreError::NotFound)
+    ));
+}
 
 /// A turn that asks to release drops the lease only when nothing else is pending, in
 /// the same transaction: another owner can claim at once, with no wait for expiry.

@@ -159,6 +159,27 @@ pub trait Store: Send + Sync + 'static {
     /// Sending failed: retried at `retry_at`, or final (message status `failed`) when `None`.
     async fn outbox_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
 
+    /// Applies a provider's delivery status to the outbound message with that provider
+    /// id. Statuses only move forward (sent → delivered → read); `failed` is recorded
+    /// unless the message was already delivered or read. False when no message matches.
+    async fn record_status(
+        &self,
+        tenant: &str,
+        channel: Channel,
+        provider_message_id: &str,
+        status: MessageStatus,
+        error: Option<&str>,
+    ) -> Result<bool>;
+
+    /// Keeps a webhook body that could not be processed; returns its id.
+    async fn add_dead_letter(&self, letter: &NewDeadLetter) -> Result<i64>;
+
+    /// Dead letters, oldest first; re-driven ones only when `include_redriven`.
+    async fn dead_letters(&self, limit: u32, include_redriven: bool) -> Result<Vec<DeadLetter>>;
+
+    /// Marks a dead letter re-driven.
+    async fn mark_redriven(&self, id: i64, now: Timestamp) -> Result<()>;
+
     /// Moves timers due at `now` into the inbox as events (`{"kind":"timer",…}`), in one
     /// transaction, at most `limit`; returns how many.
     async fn fire_due_timers(&self, now: Timestamp, limit: u32) -> Result<u32>;

@@ -194,6 +194,39 @@ pub struct OutboxItem {
     pub content: OutContent,
     pub attempts: i32,
     pub idempotency_key: String,
+    /// When the customer last wrote (the 24-hour window runs from here).
+    #[serde(default)]
+    pub last_inbound_at: Option<Timestamp>,
+    /// When the customer last came in through an ad (72-hour free entry point).
+    #[serde(default)]
+    pub last_referral_at: Option<Timestamp>,
+}
+
+/// A webhook body kept whole because it could not be processed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewDeadLetter {
+    /// Where it came from: "meta", "telegram".
+    pub source: String,
+    pub tenant: Option<String>,
+    /// Why it was not processed.
+    pub reason: String,
+    pub body: Vec<u8>,
+    /// The request headers needed to re-drive it (signature, content type).
+    pub headers: serde_json::Value,
+    pub received_at: Timestamp,
+}
+
+/// A stored dead letter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub source: String,
+    pub tenant: Option<String>,
+    pub reason: String,
+    pub body: Vec<u8>,
+    pub headers: serde_json::Value,
+    pub received_at: Timestamp,
+    pub redriven_at: Option<Timestamp>,
 }
 
 /// A wake-up between workers, sockets and replicas.

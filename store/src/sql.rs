@@ -208,6 +208,8 @@ macro_rules! impl_sql_store {
                 content: get_json(row, "content")?,
                 attempts: get(row, "attempts")?,
                 idempotency_key: get(row, "idempotency_key")?,
+                last_inbound_at: get_ts_opt(row, "last_inbound_at")?,
+                last_referral_at: get_ts_opt(row, "last_referral_at")?,
             })
         }
 
@@ -321,17 +323,19 @@ macro_rules! impl_sql_store {
 
                 let conversation: i64 = sqlx::query_scalar(
                     "INSERT INTO conversations (tenant, channel, contact_id, state, handoff, tags, \
-                     created_at, last_inbound_at, last_message_at) \
-                     VALUES ($1, $2, $3, 'null', FALSE, '[]', $4, $4, $4) \
+                     created_at, last_inbound_at, last_message_at, last_referral_at) \
+                     VALUES ($1, $2, $3, 'null', FALSE, '[]', $4, $4, $4, $5) \
                      ON CONFLICT (tenant, channel, contact_id) DO UPDATE SET \
                      last_inbound_at = excluded.last_inbound_at, \
-                     last_message_at = excluded.last_message_at \
+                     last_message_at = excluded.last_message_at, \
+                     last_referral_at = COALESCE(excluded.last_referral_at, conversations.last_referral_at) \
                      RETURNING id",
                 )
                 .bind(tenant)
                 .bind(channel.as_str())
                 .bind(contact)
                 .bind(now_ms)
+                .bind(referral.is_some().then_some(now_ms))
                 .fetch_one(&mut *tx)
                 .await?;
 
@@ -709,7 +713,11 @@ macro_rules! impl_sql_store {
                      AND ((status = 'queued' AND next_attempt_at <= $3) \
                      OR (status = 'leased' AND lease_until < $3)) \
                      RETURNING id, tenant, conversation_id, message_seq, channel, recipient, content, \
-                     attempts, idempotency_key"
+                     attempts, idempotency_key, \
+                     (SELECT last_inbound_at FROM conversations c WHERE c.id = conversation_id) \
+                     AS last_inbound_at, \
+                     (SELECT last_referral_at FROM conversations c WHERE c.id = conversation_id) \
+                     AS last_referral_at"
                 ))
                 .bind(owner)
                 .bind($crate::sql::until(now, lease))
@@ -779,6 +787,110 @@ macro_rules! impl_sql_store {
                     }
                 }
                 tx.commit().await?;
+                Ok(())
+            }
+
+            async fn record_status(
+                &self,
+                tenant: &str,
+                channel: channels::Channel,
+                provider_message_id: &str,
+                status: $crate::MessageStatus,
+                error: Option<&str>,
+            ) -> $crate::Result<bool> {
+                use $crate::MessageStatus as S;
+                // Which current statuses the new one may replace: never backwards.
+                let from: &[&str] = match status {
+                    S::Sent => &["queued"],
+                    S::Delivered => &["queued", "sent", "failed"],
+                    S::Read => &["queued", "sent", "delivered", "failed"],
+                    S::Failed => &["queued", "sent"],
+                    S::Received | S::Queued => return Ok(false),
+                };
+                let found: Option<String> = sqlx::query_scalar(
+                    "SELECT status FROM messages WHERE tenant = $1 AND channel = $2 \
+                     AND provider_id = $3 AND direction = 'out'",
+                )
+                .bind(tenant)
+                .bind(channel.as_str())
+                .bind(provider_message_id)
+                .fetch_optional(self.reader())
+                .await?;
+                let Some(current) = found else {
+                    return Ok(false);
+                };
+                if from.contains(&current.as_str()) {
+                    sqlx::query(
+                        "UPDATE messages SET status = $1, error = COALESCE($2, error) \
+                         WHERE tenant = $3 AND channel = $4 AND provider_id = $5 AND direction = 'out' \
+                         AND status = $6",
+                    )
+                    .bind(status.as_str())
+                    .bind(error)
+                    .bind(tenant)
+                    .bind(channel.as_str())
+                    .bind(provider_message_id)
+                    .bind(&current)
+                    .execute(self.writer())
+                    .await?;
+                }
+                Ok(true)
+            }
+
+            async fn add_dead_letter(&self, letter: &$crate::NewDeadLetter) -> $crate::Result<i64> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO dead_letters (source, tenant, reason, body, headers, received_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(&letter.source)
+                .bind(&letter.tenant)
+                .bind(&letter.reason)
+                .bind(&letter.body)
+                .bind(sqlx::types::Json(&letter.headers))
+                .bind($crate::sql::ms(letter.received_at))
+                .fetch_one(self.writer())
+                .await?;
+                Ok(id)
+            }
+
+            async fn dead_letters(
+                &self,
+                limit: u32,
+                include_redriven: bool,
+            ) -> $crate::Result<Vec<$crate::DeadLetter>> {
+                let rows = sqlx::query(
+                    "SELECT id, source, tenant, reason, body, headers, received_at, redriven_at \
+                     FROM dead_letters WHERE ($1 OR redriven_at IS NULL) ORDER BY id LIMIT $2",
+                )
+                .bind(include_redriven)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::DeadLetter {
+                            id: get(row, "id")?,
+                            source: get(row, "source")?,
+                            tenant: get(row, "tenant")?,
+                            reason: get(row, "reason")?,
+                            body: get(row, "body")?,
+                            headers: get_json(row, "headers")?,
+                            received_at: get_ts(row, "received_at")?,
+                            redriven_at: get_ts_opt(row, "redriven_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn mark_redriven(&self, id: i64, now: jiff::Timestamp) -> $crate::Result<()> {
+                let done = sqlx::query("UPDATE dead_letters SET redriven_at = $1 WHERE id = $2")
+                    .bind($crate::sql::ms(now))
+                    .bind(id)
+                    .execute(self.writer())
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound);
+                }
                 Ok(())
             }
 

@@ -71,6 +71,8 @@ store_tests!(
     commit_releases_when_drained,
     outbox_lifecycle,
     outbox_sent_many,
+    delivery_statuses_move_forward,
+    dead_letters_keep_bodies_whole,
     outbox_expired_lease,
     timers,
     enqueue_event_dedupe,
@@ -82,7 +84,7 @@ store_tests!(
 #[test]
 fn every_check_has_a_test() {
     // Keep the list above in step with the suite.
-    assert_eq!(conformance::store_checks().len(), 18);
+    assert_eq!(conformance::store_checks().len(), 20);
 }
 
 #[tokio::test]
