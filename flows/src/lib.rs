@@ -5,12 +5,14 @@
 //! # Layout
 //! - [`clock`]: `Clock`, the system clock and a manual clock for tests.
 //! - [`profile`]: `TenantProfile`, business hours and the facts flows answer from.
+//! - [`eligibility`]: send eligibility (24-hour windows), computed in one place.
 //! - [`engine`]: `Event`, `Action`, `ConversationState`, `handle`.
 //! - [`general`]: the flow every tenant runs (greeting, hours, location, payment,
 //!   handoff, opt-out, out of scope).
 //! - `tr` (private): Turkish rendering of weekdays, times and their suffixes.
 
 pub mod clock;
+pub mod eligibility;
 pub mod engine;
 pub mod general;
 pub mod profile;
