@@ -142,6 +142,18 @@ pub struct Referral {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ctwa_clid: Option<String>,
+    /// `image` or `video`: what the ad showed (WhatsApp `media_type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+    /// The `ref` parameter of an `ig.me` / `m.me` link (Instagram referrals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utm_source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,6 +184,61 @@ pub struct Inbound {
     /// When the provider says it was sent (unix milliseconds), if it says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at_ms: Option<i64>,
+    /// The provider id of the message this one answers (WhatsApp `context.id`,
+    /// Instagram `reply_to.mid`, Telegram `reply_to_message.message_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// What the channel told us beyond [`Content`]: kept for people (the agent view),
+    /// never read by a classifier.
+    #[serde(default, skip_serializing_if = "Details::is_empty")]
+    pub details: Details,
+}
+
+/// Provider facts about an inbound message that [`Content`] has no place for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Details {
+    /// A document's file name (`fatura.pdf`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// Contact cards the customer shared (WhatsApp `contacts`, Telegram `contact`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<SharedContact>,
+    /// The Instagram story the message replies to or mentions us in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story: Option<Story>,
+    /// The provider's own message id when [`Inbound::provider_id`] is something else
+    /// (Telegram: `provider_id` is `tg:{update_id}`, this is the chat's `message_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Telegram `callback_query.id`: answer it (`answerCallbackQuery`) or the
+    /// customer's button keeps spinning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_id: Option<String>,
+}
+
+impl Details {
+    pub fn is_empty(&self) -> bool {
+        *self == Details::default()
+    }
+}
+
+/// A contact card a customer shared: someone's name and phone numbers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SharedContact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Phone numbers as the card gives them (E.164 when the provider says so).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phones: Vec<String>,
+}
+
+/// An Instagram story: its id (when given) and its media URL (expires with the story).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Story {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// A button offered with a reply; `id` comes back in [`Content::Interactive`].
@@ -199,6 +266,16 @@ pub enum OutContent {
         #[serde(default)]
         params: Vec<String>,
     },
+    /// A file sent by link (a public HTTPS URL the provider fetches).
+    Media {
+        kind: MediaKind,
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+        /// Shown for documents (`katalog.pdf`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filename: Option<String>,
+    },
 }
 
 impl OutContent {
@@ -211,6 +288,7 @@ impl OutContent {
         match self {
             OutContent::Text { body } | OutContent::Buttons { body, .. } => body,
             OutContent::Template { name, .. } => name,
+            OutContent::Media { caption, url, .. } => caption.as_deref().unwrap_or(url),
         }
     }
 }
@@ -261,6 +339,38 @@ mod tests {
             address: None,
         };
         assert_eq!(loc.text(), None);
+    }
+
+    #[test]
+    fn inbound_without_the_new_fields_still_reads_and_empty_ones_are_not_written() {
+        let stored = serde_json::json!({
+            "tenant": "t", "channel": "whatsapp",
+            "contact": {"handle": "905321234567"},
+            "content": {"type": "text", "body": "selam"},
+            "provider_id": "wamid.1"
+        });
+        let m: Inbound = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(m.reply_to, None);
+        assert!(m.details.is_empty());
+        assert_eq!(serde_json::to_value(&m).unwrap(), stored);
+    }
+
+    #[test]
+    fn media_out_content_round_trips() {
+        let media = OutContent::Media {
+            kind: MediaKind::Document,
+            url: "https://cdn.example.com/menu.pdf".into(),
+            caption: None,
+            filename: Some("menu.pdf".into()),
+        };
+        let v = serde_json::to_value(&media).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type": "media", "kind": "document",
+                "url": "https://cdn.example.com/menu.pdf", "filename": "menu.pdf"})
+        );
+        assert_eq!(serde_json::from_value::<OutContent>(v).unwrap(), media);
+        assert_eq!(media.body(), "https://cdn.example.com/menu.pdf");
     }
 
     #[test]

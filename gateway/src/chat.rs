@@ -73,6 +73,8 @@ pub async fn run(rt: Arc<Runtime>, tenant: &str, session: Option<String>) -> any
             referral: None,
             provider_id: format!("{handle}:{n}-{}", uuid::Uuid::new_v4().simple()),
             sent_at_ms: None,
+            reply_to: None,
+            details: Default::default(),
         };
         let done = ingest(&rt, &inbound).await?;
         let conversation = done

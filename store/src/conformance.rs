@@ -45,6 +45,8 @@ pub fn store_checks() -> Vec<(&'static str, StoreCheck)> {
         outbox_lifecycle,
         outbox_sent_many,
         delivery_statuses_move_forward,
+        outbox_keeps_order_per_conversation,
+        agent_messages_are_queued_once,
         dead_letters_keep_bodies_whole,
         outbox_expired_lease,
         timers,
@@ -157,6 +159,118 @@ async fn claim_expect(store: &dyn Store, owner: &str, now: Timestamp, expected: 
 // ---------------------------------------------------------------------------------------
 // Store checks
 // ---------------------------------------------------------------------------------------
+
+/// Per conversation, outbound messages are claimed in order: while an older message is
+/// in flight or waiting for a retry, newer ones of that conversation are not handed out;
+/// other conversations go on.
+pub async fn outbox_keeps_order_per_conversation(store: Arc<dyn Store>) {
+    let mut convs = Vec::new();
+    for (handle, replies) in [("s-ord-a", 3), ("s-ord-b", 1)] {
+        store
+            .accept_inbound(
+                &inbound(
+                    "t1",
+                    Channel::Webchat,
+                    handle,
+                    &format!("{handle}-1"),
+                    "selam",
+                ),
+                at(1),
+            )
+            .await
+            .unwrap();
+        let claim = store
+            .claim_conversation("w", LEASE, at(2))
+            .await
+            .unwrap()
+            .expect("claim");
+        let item = store
+            .pending_inbox(claim.conversation, 1)
+            .await
+            .unwrap()
+            .remove(0);
+        let mut t = turn(&claim, "w", item.id, at(3));
+        for n in 0..replies {
+            t.outgoing.push(bot(&format!("{handle} yanıt {n}")));
+        }
+        t.release = true;
+        store.commit_turn(&t).await.unwrap();
+        convs.push(claim.conversation);
+    }
+    let (a, b) = (convs[0], convs[1]);
+    let x = store.claim_outbox("x", 1, LEASE, at(4)).await.unwrap();
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].conversation, a);
+    let y = store.claim_outbox("y", 10, LEASE, at(4)).await.unwrap();
+    assert_eq!(
+        y.iter().map(|i| i.conversation).collect::<Vec<_>>(),
+        vec![b],
+        "a's later replies wait while its first is in flight"
+    );
+    assert_eq!(y[0].sender, "bot");
+    // The first reply fails and waits for a retry: the rest of a still waits.
+    store
+        .outbox_failed(x[0].id, "503", Some(at(60)))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_outbox("z", 10, LEASE, at(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let later: Vec<_> = store
+        .claim_outbox("z", 10, LEASE, at(61))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.conversation == a)
+        .collect();
+    let ids: Vec<i64> = later.iter().map(|i| i.id).collect();
+    assert_eq!(later.len(), 3, "all three of a, oldest first");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(later[0].id, x[0].id);
+}
+
+/// An agent's message is queued with its outbox row; a retried request with the same
+/// key stores it once; another tenant's conversation is not found.
+pub async fn agent_messages_are_queued_once(store: Arc<dyn Store>) {
+    let acc = store
+        .accept_inbound(
+            &inbound("t1", Channel::Telegram, "4242", "tg:1", "merhaba"),
+            at(1),
+        )
+        .await
+        .unwrap();
+    let out = NewOutgoing {
+        sender: "agent".into(),
+        content: OutContent::text("Ben Ayşe, size yardımcı olacağım."),
+    };
+    let (seq, new) = store
+        .append_outgoing("t1", acc.conversation, &out, "agent:k1", at(2))
+        .await
+        .unwrap();
+    assert!(new);
+    let (again, new) = store
+        .append_outgoing("t1", acc.conversation, &out, "agent:k1", at(3))
+        .await
+        .unwrap();
+    assert_eq!((again, new), (seq, false));
+    assert!(matches!(
+        store
+            .append_outgoing("t2", acc.conversation, &out, "agent:k2", at(3))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let items = store.claim_outbox("o", 10, LEASE, at(4)).await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (items[0].sender.as_str(), items[0].to.as_str()),
+        ("agent", "4242")
+    );
+    assert_eq!(items[0].last_inbound_at, Some(at(1)));
+}
 
 /// Provider statuses find the outbound message by provider id and never move backwards;
 /// the outbox row carries the window facts (last inbound, last ad referral).
@@ -1163,8 +1277,28 @@ pub async fn outbox_lifecycle(store: Arc<dyn Store>) {
 
     let batch = store.claim_outbox("s1", 2, LEASE, at(3)).await.unwrap();
     assert_eq!(batch.len(), 2, "limit");
-    let rest = store.claim_outbox("s2", 10, LEASE, at(3)).await.unwrap();
-    assert_eq!(rest.len(), 1);
+    // The third waits: its conversation's older messages are in flight (in order
+    // per conversation). Once they are out of the way, it is handed out.
+    assert!(
+        store
+            .claim_outbox("s2", 10, LEASE, at(3))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let lease_end = at(3 + LEASE.as_secs() as i64 + 1);
+    let retaken = store
+        .claim_outbox("s2", 10, LEASE, lease_end)
+        .await
+        .unwrap();
+    assert_eq!(
+        retaken.len(),
+        3,
+        "expired leases are taken over, with the third, in order"
+    );
+    let rest = vec![retaken[2].clone()];
+    let batch: Vec<_> = retaken[..2].to_vec();
+    let at = |secs: i64| at(secs + 3 + LEASE.as_secs() as i64);
     assert!(
         store
             .claim_outbox("s3", 10, LEASE, at(4))
@@ -1180,7 +1314,8 @@ pub async fn outbox_lifecycle(store: Arc<dyn Store>) {
         assert_eq!(o.to, "905321");
         assert_eq!(o.channel, Channel::Whatsapp);
         assert_eq!((o.tenant.as_str(), o.conversation), ("t1", a.conversation));
-        assert_eq!(o.attempts, 1);
+        // The first two were claimed twice (their first lease expired).
+        assert_eq!(o.attempts, if i < 2 { 2 } else { 1 });
         assert_eq!(o.content, t.outgoing[i].content);
     }
 
@@ -1226,7 +1361,7 @@ pub async fn outbox_lifecycle(store: Arc<dyn Store>) {
     );
     let retried = store.claim_outbox("s1", 10, LEASE, at(60)).await.unwrap();
     assert_eq!(retried.len(), 1);
-    assert_eq!((retried[0].id, retried[0].attempts), (all[1].id, 2));
+    assert_eq!((retried[0].id, retried[0].attempts), (all[1].id, 3));
     assert_eq!(
         retried[0].idempotency_key, all[1].idempotency_key,
         "stable across retries"

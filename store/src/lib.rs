@@ -159,6 +159,18 @@ pub trait Store: Send + Sync + 'static {
     /// Sending failed: retried at `retry_at`, or final (message status `failed`) when `None`.
     async fn outbox_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
 
+    /// Queues a message outside an engine turn (an agent's reply from the admin API):
+    /// the message and its outbox row in one transaction. `idempotency_key` makes a
+    /// retried request store it once; returns the message's seq and whether it is new.
+    async fn append_outgoing(
+        &self,
+        tenant: &str,
+        conversation: i64,
+        outgoing: &NewOutgoing,
+        idempotency_key: &str,
+        now: Timestamp,
+    ) -> Result<(i64, bool)>;
+
     /// Applies a provider's delivery status to the outbound message with that provider
     /// id. Statuses only move forward (sent → delivered → read); `failed` is recorded
     /// unless the message was already delivered or read. False when no message matches.

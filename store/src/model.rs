@@ -194,6 +194,9 @@ pub struct OutboxItem {
     pub content: OutContent,
     pub attempts: i32,
     pub idempotency_key: String,
+    /// Who wrote it: "bot" or "agent" (Instagram lets an agent answer for 7 days).
+    #[serde(default)]
+    pub sender: String,
     /// When the customer last wrote (the 24-hour window runs from here).
     #[serde(default)]
     pub last_inbound_at: Option<Timestamp>,

@@ -208,6 +208,7 @@ macro_rules! impl_sql_store {
                 content: get_json(row, "content")?,
                 attempts: get(row, "attempts")?,
                 idempotency_key: get(row, "idempotency_key")?,
+                sender: get::<Option<String>>(row, "sender")?.unwrap_or_else(|| "bot".into()),
                 last_inbound_at: get_ts_opt(row, "last_inbound_at")?,
                 last_referral_at: get_ts_opt(row, "last_referral_at")?,
             })
@@ -699,32 +700,80 @@ macro_rules! impl_sql_store {
                 lease: std::time::Duration,
                 now: jiff::Timestamp,
             ) -> $crate::Result<Vec<$crate::OutboxItem>> {
+                let now_ms = $crate::sql::ms(now);
                 let mut tx = self.write_tx().await?;
-                // As in `claim_conversation`: pick once in a CTE, then update.
-                let rows = sqlx::query(concat!(
-                    "WITH due AS MATERIALIZED (SELECT id FROM outbox \
-                     WHERE (status = 'queued' AND next_attempt_at <= $3) \
-                     OR (status = 'leased' AND lease_until < $3) \
-                     ORDER BY id LIMIT $4",
-                    $claim_rows,
-                    ") UPDATE outbox SET status = 'leased', lease_owner = $1, lease_until = $2, \
-                     attempts = attempts + 1 \
-                     WHERE id IN (SELECT id FROM due) \
-                     AND ((status = 'queued' AND next_attempt_at <= $3) \
-                     OR (status = 'leased' AND lease_until < $3)) \
-                     RETURNING id, tenant, conversation_id, message_seq, channel, recipient, content, \
-                     attempts, idempotency_key, \
-                     (SELECT last_inbound_at FROM conversations c WHERE c.id = conversation_id) \
-                     AS last_inbound_at, \
-                     (SELECT last_referral_at FROM conversations c WHERE c.id = conversation_id) \
-                     AS last_referral_at"
+                // 1. Lock due rows, oldest first, skipping rows another claimer holds.
+                let picked: Vec<(i64, i64)> = sqlx::query_as(concat!(
+                    "SELECT id, conversation_id FROM outbox \
+                     WHERE (status = 'queued' AND next_attempt_at <= $1) \
+                     OR (status = 'leased' AND lease_until < $1) \
+                     ORDER BY id LIMIT $2",
+                    $claim_rows
                 ))
-                .bind(owner)
-                .bind($crate::sql::until(now, lease))
-                .bind($crate::sql::ms(now))
+                .bind(now_ms)
                 .bind(i64::from(limit))
                 .fetch_all(&mut *tx)
                 .await?;
+                if picked.is_empty() {
+                    tx.commit().await?;
+                    return Ok(Vec::new());
+                }
+                // 2. Per conversation, messages go out in order: keep a row only when
+                //    every older unsent row of its conversation is ours too. This read
+                //    is a new statement, so on PostgreSQL it also sees rows another
+                //    claimer locked a moment ago (still unsent): their successors wait.
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, conversation_id FROM outbox WHERE status IN ('queued', 'leased') \
+                     AND conversation_id IN (",
+                );
+                let mut convs: Vec<i64> = picked.iter().map(|(_, c)| *c).collect();
+                convs.sort_unstable();
+                convs.dedup();
+                let mut sep = qb.separated(", ");
+                for c in &convs {
+                    sep.push_bind(*c);
+                }
+                qb.push(") ORDER BY id");
+                let unsent: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                let mine: std::collections::HashSet<i64> = picked.iter().map(|(id, _)| *id).collect();
+                let mut blocked = std::collections::HashSet::new();
+                let mut keep = Vec::new();
+                for (id, conv) in unsent {
+                    if blocked.contains(&conv) {
+                        continue;
+                    }
+                    if mine.contains(&id) {
+                        keep.push(id);
+                    } else {
+                        blocked.insert(conv);
+                    }
+                }
+                if keep.is_empty() {
+                    tx.commit().await?;
+                    return Ok(Vec::new());
+                }
+                // 3. Lease what we keep.
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "UPDATE outbox SET status = 'leased', lease_owner = ",
+                );
+                qb.push_bind(owner)
+                    .push(", lease_until = ")
+                    .push_bind($crate::sql::until(now, lease))
+                    .push(", attempts = attempts + 1 WHERE id IN (");
+                let mut sep = qb.separated(", ");
+                for id in &keep {
+                    sep.push_bind(*id);
+                }
+                qb.push(
+                    ") RETURNING id, tenant, conversation_id, message_seq, channel, recipient, content, \
+                     attempts, idempotency_key, \
+                     (SELECT sender FROM messages m WHERE m.seq = message_seq) AS sender, \
+                     (SELECT last_inbound_at FROM conversations c WHERE c.id = conversation_id) \
+                     AS last_inbound_at, \
+                     (SELECT last_referral_at FROM conversations c WHERE c.id = conversation_id) \
+                     AS last_referral_at",
+                );
+                let rows = qb.build().fetch_all(&mut *tx).await?;
                 tx.commit().await?;
                 let mut items = rows.iter().map(outbox_from_row).collect::<$crate::Result<Vec<_>>>()?;
                 items.sort_by_key(|item| item.id);
@@ -788,6 +837,79 @@ macro_rules! impl_sql_store {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn append_outgoing(
+                &self,
+                tenant: &str,
+                conversation: i64,
+                outgoing: &$crate::NewOutgoing,
+                idempotency_key: &str,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<(i64, bool)> {
+                let now_ms = $crate::sql::ms(now);
+                let mut tx = self.write_tx().await?;
+                let existing: Option<i64> = sqlx::query_scalar(
+                    "SELECT message_seq FROM outbox WHERE idempotency_key = $1 AND tenant = $2",
+                )
+                .bind(idempotency_key)
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(seq) = existing {
+                    return abandon(tx, Ok((seq, false))).await;
+                }
+                // The conversation row lock orders `seq` within the conversation.
+                let conv = sqlx::query(concat!(
+                    "SELECT c.channel, k.handle FROM conversations c \
+                     JOIN contacts k ON k.id = c.contact_id WHERE c.id = $1 AND c.tenant = $2",
+                    $lock_conv
+                ))
+                .bind(conversation)
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(conv) = conv else {
+                    return abandon(tx, Err($crate::StoreError::NotFound)).await;
+                };
+                let channel: String = get(&conv, "channel")?;
+                let handle: String = get(&conv, "handle")?;
+                let content = $crate::sql::to_json(&outgoing.content, "outgoing content")?;
+                let seq: i64 = sqlx::query_scalar(
+                    "INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
+                     content, status, meta, created_at) \
+                     VALUES ($1, $2, $3, 'out', $4, $5, 'queued', '{}', $6) RETURNING seq",
+                )
+                .bind(tenant)
+                .bind(conversation)
+                .bind(&channel)
+                .bind(&outgoing.sender)
+                .bind(sqlx::types::Json(&content))
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO outbox (tenant, conversation_id, message_seq, channel, recipient, \
+                     content, idempotency_key, status, attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8)",
+                )
+                .bind(tenant)
+                .bind(conversation)
+                .bind(seq)
+                .bind(&channel)
+                .bind(&handle)
+                .bind(sqlx::types::Json(&content))
+                .bind(idempotency_key)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE conversations SET last_message_at = $1 WHERE id = $2")
+                    .bind(now_ms)
+                    .bind(conversation)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok((seq, true))
             }
 
             async fn record_status(

@@ -342,6 +342,8 @@ pub fn normalize(
         referral,
         provider_id: format!("{session}:{provider_id}"),
         sent_at_ms: None,
+        reply_to: None,
+        details: Default::default(),
     })
 }
 
@@ -352,6 +354,13 @@ pub fn render(seq: i64, from: Sender, content: &OutContent, at: String) -> Serve
         OutContent::Buttons { body, buttons } => (body.clone(), buttons.clone()),
         OutContent::Template { name, params, .. } => (
             format!("{name} {}", params.join(" ")).trim().to_string(),
+            Vec::new(),
+        ),
+        OutContent::Media { caption, url, .. } => (
+            match caption {
+                Some(c) if !c.trim().is_empty() => format!("{c}\n{url}"),
+                _ => url.clone(),
+            },
             Vec::new(),
         ),
     };
