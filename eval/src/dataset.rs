@@ -17,6 +17,9 @@ pub struct IntentRow {
     /// Only the entities that are checked.
     #[serde(default)]
     pub entities: serde_json::Map<String, serde_json::Value>,
+    /// The 1-based line of the file the row was read from (0 when built in code).
+    #[serde(skip)]
+    pub line: usize,
 }
 
 /// A dataset line that could not be read.
@@ -39,10 +42,11 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<IntentRow>, DatasetError> {
         if line.is_empty() || line.starts_with("//") {
             continue;
         }
-        let row: IntentRow = serde_json::from_str(line).map_err(|e| DatasetError::Line {
+        let mut row: IntentRow = serde_json::from_str(line).map_err(|e| DatasetError::Line {
             line: i + 1,
             message: e.to_string(),
         })?;
+        row.line = i + 1;
         if row.intent.trim().is_empty() {
             return Err(DatasetError::Line {
                 line: i + 1,
@@ -75,6 +79,7 @@ mod tests {
         assert_eq!(rows[0].niche.as_deref(), Some("dental"));
         assert_eq!(rows[0].entities["tooth_count"], 2);
         assert!(rows[1].entities.is_empty());
+        assert_eq!((rows[0].line, rows[1].line), (3, 4));
     }
 
     #[test]

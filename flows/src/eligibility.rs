@@ -61,7 +61,11 @@ pub fn check(
             Some(closes) => Eligibility::Refuse {
                 reason: format!(
                     "outside the {} customer service window (closed at {closes}); only an approved template may be sent",
-                    if channel == Channel::Whatsapp { "WhatsApp" } else { "Instagram" }
+                    match (channel, facts.human_agent) {
+                        (Channel::Whatsapp, _) => "WhatsApp 24-hour",
+                        (_, true) => "Instagram 7-day human agent",
+                        _ => "Instagram 24-hour",
+                    }
                 ),
             },
             None => Eligibility::Refuse {

@@ -260,3 +260,62 @@ pub async fn release(
         Json(json!({"released": true, "queued": queued})),
     ))
 }
+
+/// The body of an agent's message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentMessage {
+    pub text: String,
+    /// Makes a retried request send once; a random one is used when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// `POST /api/v1/conversations/{id}/messages`: a human agent writes to the customer.
+/// Queued through the outbox like every message; the channel's window rules apply.
+pub async fn agent_message(
+    State(state): State<AppState>,
+    TenantAuth(tenant): TenantAuth,
+    Path(id): Path<String>,
+    body: Result<Json<AgentMessage>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id = conversation_id(&id)?;
+    let Json(msg) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let text = msg.text.trim();
+    if text.is_empty() || text.chars().count() > 4096 {
+        return Err(ApiError::BadRequest(
+            "text must be 1-4096 characters".into(),
+        ));
+    }
+    let key = match msg.id {
+        Some(k) if !k.is_empty() && k.len() <= 100 => format!("agent:{k}"),
+        Some(_) => return Err(ApiError::BadRequest("id must be 1-100 characters".into())),
+        None => format!("agent:{}", uuid::Uuid::new_v4().simple()),
+    };
+    let rt = &state.rt;
+    let out = store::NewOutgoing {
+        sender: "agent".into(),
+        content: channels::OutContent::text(text),
+    };
+    let (seq, new) = rt
+        .store
+        .append_outgoing(&tenant.config.id, id, &out, &key, jiff::Timestamp::now())
+        .await
+        .map_err(|e| match e {
+            store::StoreError::NotFound => {
+                ApiError::NotFound(format!("conversation {id} not found"))
+            }
+            other => ApiError::from(other),
+        })?;
+    if new {
+        let _ = rt.hot.publish(&store::Notice::Outbox).await;
+    }
+    Ok((
+        if new {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        },
+        Json(json!({"seq": seq, "queued": new})),
+    ))
+}

@@ -1,4 +1,4 @@
-//! The `kopru` command line: `serve` and `chat` (later: `classify`, `eval`). Every
+//! The `kopru` command line: `serve`, `chat` and `eval` (later: `classify`). Every
 //! command exits 0 on success and non-zero with a one-line error on stderr otherwise.
 
 use crate::config::{Config, Source};
@@ -48,6 +48,22 @@ enum Command {
         #[arg(long)]
         session: Option<String>,
     },
+    /// Measure the bot: intent classification on a dataset, or conversation tests
+    /// (see docs/eval.md).
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Evaluate intent classification on a JSON Lines dataset: accuracy, per-intent
+    /// precision/recall/F1, confusions, latency; optionally against a baseline.
+    Intents(crate::eval_driver::IntentsArgs),
+    /// Run multi-turn conversation tests (`*.yaml` in a folder) through the real
+    /// pipeline, each on a fresh embedded store.
+    Conversations(crate::eval_driver::ConversationsArgs),
 }
 
 /// Runs the command line; the binary's `main`.
@@ -63,7 +79,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let quiet = matches!(cli.command, Command::Chat { .. });
+    let quiet = matches!(cli.command, Command::Chat { .. } | Command::Eval { .. });
     init_tracing(cli.log_format, quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -117,6 +133,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let rt = Runtime::build(config, source, false).await?;
             crate::chat::run(rt, &tenant, session).await
         }
+        Command::Eval { command } => match command {
+            EvalCommand::Intents(args) => crate::eval_driver::intents(args).await,
+            EvalCommand::Conversations(args) => crate::eval_driver::conversations(args).await,
+        },
     }
 }
 

@@ -39,7 +39,66 @@ pub struct Config {
     #[serde(default)]
     pub workers: WorkersConfig,
     #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+}
+
+/// Sending rates. Meta counts a phone number's inbound and outbound messages together.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Messages per second per WhatsApp phone number or Instagram account (Meta's
+    /// default tier is 80; up to 1,000 when Meta has raised it).
+    #[serde(default = "default_per_number")]
+    pub per_number_per_second: u32,
+    /// Messages per minute to one customer (WhatsApp's pair limit, error 131056).
+    #[serde(default = "default_per_recipient")]
+    pub per_recipient_per_minute: u32,
+    /// Messages per second per tenant over all its channels.
+    #[serde(default = "default_per_tenant")]
+    pub per_tenant_per_second: u32,
+    /// Telegram: messages per second per chat (Telegram asks for about one).
+    #[serde(default = "default_tg_chat")]
+    pub telegram_per_chat_per_second: u32,
+    /// Telegram: messages per second per bot (Telegram's limit is about 30).
+    #[serde(default = "default_tg_bot")]
+    pub telegram_per_bot_per_second: u32,
+    /// Concurrent sends to upstreams from one process.
+    #[serde(default = "default_send_concurrency")]
+    pub send_concurrency: usize,
+}
+
+const fn default_per_number() -> u32 {
+    80
+}
+const fn default_per_recipient() -> u32 {
+    20
+}
+const fn default_per_tenant() -> u32 {
+    1000
+}
+const fn default_tg_chat() -> u32 {
+    1
+}
+const fn default_tg_bot() -> u32 {
+    30
+}
+const fn default_send_concurrency() -> usize {
+    32
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            per_number_per_second: default_per_number(),
+            per_recipient_per_minute: default_per_recipient(),
+            per_tenant_per_second: default_per_tenant(),
+            telegram_per_chat_per_second: default_tg_chat(),
+            telegram_per_bot_per_second: default_tg_bot(),
+            send_concurrency: default_send_concurrency(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -324,7 +383,32 @@ impl Config {
 
     /// Checks what serde cannot: unique tenant ids, known niches, valid profiles.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        for (key, v) in [
+            ("per_number_per_second", l.per_number_per_second),
+            ("per_recipient_per_minute", l.per_recipient_per_minute),
+            ("per_tenant_per_second", l.per_tenant_per_second),
+            (
+                "telegram_per_chat_per_second",
+                l.telegram_per_chat_per_second,
+            ),
+            ("telegram_per_bot_per_second", l.telegram_per_bot_per_second),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid {
+                    origin: "limits".into(),
+                    message: format!("{key} must be at least 1"),
+                });
+            }
+        }
+        if l.per_number_per_second > 1000 {
+            return Err(ConfigError::Invalid {
+                origin: "limits".into(),
+                message: "per_number_per_second is at most 1000 (Meta's highest tier)".into(),
+            });
+        }
         let mut seen = std::collections::HashSet::new();
+        let mut numbers = std::collections::HashMap::new();
         for t in &self.tenants {
             let err = |message: String| ConfigError::Tenant {
                 tenant: t.id.clone(),
@@ -337,6 +421,22 @@ impl Config {
             }
             if !seen.insert(t.id.as_str()) {
                 return Err(err("id is used by another tenant".into()));
+            }
+            // Webhooks are routed by these ids: two tenants may not share one.
+            let ids = [
+                t.whatsapp
+                    .as_ref()
+                    .map(|w| ("whatsapp", w.phone_number_id.as_str())),
+                t.instagram
+                    .as_ref()
+                    .map(|i| ("instagram", i.account_id.as_str())),
+            ];
+            for (kind, id) in ids.into_iter().flatten() {
+                if let Some(other) = numbers.insert((kind, id.to_string()), t.id.as_str()) {
+                    return Err(err(format!(
+                        "{kind} id {id} is also configured for tenant {other}"
+                    )));
+                }
             }
             t.profile().map_err(err)?;
         }

@@ -10,6 +10,7 @@
 //! - [`workers`]: inbox, outbox and timer workers.
 //! - [`server`], [`api`], [`webchat`], [`auth`]: the HTTP edge.
 //! - [`chat`]: `kopru chat` in a terminal. [`cli`]: the command line.
+//! - [`eval_driver`]: `kopru eval`: the eval harness on the real pipeline.
 //! - [`metrics`]: the one place metrics are named.
 
 pub mod api;
@@ -17,10 +18,13 @@ pub mod auth;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod eval_driver;
 pub mod inbox;
 pub mod metrics;
 pub mod runtime;
+pub mod senders;
 pub mod server;
 pub mod turns;
 pub mod webchat;
+pub mod webhooks;
 pub mod workers;

@@ -50,3 +50,18 @@ pub fn rejected(surface: &'static str, code: &'static str) {
 pub fn webchat_sockets(delta: f64) {
     metrics::gauge!("kopru_webchat_sockets").increment(delta);
 }
+
+pub fn slowed_down(account: &str) {
+    metrics::counter!("kopru_upstream_slowdowns_total", "account" => account.to_string())
+        .increment(1);
+}
+
+pub fn send_result(channel: &str, result: &'static str) {
+    metrics::counter!("kopru_sends_total", "channel" => channel.to_string(), "result" => result)
+        .increment(1);
+}
+
+pub fn webhook(source: &'static str, outcome: &'static str) {
+    metrics::counter!("kopru_webhook_events_total", "source" => source, "outcome" => outcome)
+        .increment(1);
+}

@@ -15,6 +15,29 @@ pub struct Tenant {
     pub profile: TenantProfile,
     /// Bearer key for the admin API; `None` disables the admin API for this tenant.
     pub api_key: Option<String>,
+    pub secrets: ChannelSecrets,
+}
+
+/// A tenant's channel credentials, read from the variables its configuration names.
+#[derive(Default)]
+pub struct ChannelSecrets {
+    pub whatsapp_token: Option<String>,
+    pub instagram_token: Option<String>,
+    pub telegram_token: Option<String>,
+    pub telegram_secret: Option<String>,
+}
+
+// Secrets never reach logs, not even through Debug.
+impl std::fmt::Debug for ChannelSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |s: &Option<String>| if s.is_some() { "set" } else { "unset" };
+        f.debug_struct("ChannelSecrets")
+            .field("whatsapp_token", &set(&self.whatsapp_token))
+            .field("instagram_token", &set(&self.instagram_token))
+            .field("telegram_token", &set(&self.telegram_token))
+            .field("telegram_secret", &set(&self.telegram_secret))
+            .finish()
+    }
 }
 
 /// Everything the server, the workers and the chat command share.
@@ -29,6 +52,16 @@ pub struct Runtime {
     pub owner: String,
     /// Keys generated for demo tenants in this run or an earlier one (tenant, key).
     pub demo_keys: Vec<(String, String)>,
+    /// Verifies `X-Hub-Signature-256`; without it Meta webhooks are refused.
+    pub meta_app_secret: Option<String>,
+    /// Answers Meta's `hub.challenge` handshake.
+    pub meta_verify_token: Option<String>,
+    /// WhatsApp phone number id → tenant.
+    pub whatsapp_numbers: HashMap<String, String>,
+    /// Instagram account id → tenant.
+    pub instagram_accounts: HashMap<String, String>,
+    /// Sends outbox messages to the providers, within their rate limits.
+    pub senders: crate::senders::Senders,
 }
 
 impl Runtime {
@@ -90,19 +123,62 @@ impl Runtime {
                     name: t.name.clone(),
                 })
                 .await?;
+            let secrets = ChannelSecrets {
+                whatsapp_token: t
+                    .whatsapp
+                    .as_ref()
+                    .and_then(|w| secret(w.access_token_env.as_deref())),
+                instagram_token: t
+                    .instagram
+                    .as_ref()
+                    .and_then(|i| secret(i.access_token_env.as_deref())),
+                telegram_token: t
+                    .telegram
+                    .as_ref()
+                    .and_then(|g| secret(g.bot_token_env.as_deref())),
+                telegram_secret: t
+                    .telegram
+                    .as_ref()
+                    .and_then(|g| secret(g.secret_token_env.as_deref())),
+            };
             tenants.insert(
                 t.id.clone(),
                 Arc::new(Tenant {
                     config: t.clone(),
                     profile,
                     api_key,
+                    secrets,
                 }),
             );
         }
         if !demo_keys.is_empty() {
             save_demo_keys(&config, &stored_demo_keys);
         }
+        let whatsapp_numbers = config
+            .tenants
+            .iter()
+            .filter_map(|t| {
+                t.whatsapp
+                    .as_ref()
+                    .map(|w| (w.phone_number_id.clone(), t.id.clone()))
+            })
+            .collect();
+        let instagram_accounts = config
+            .tenants
+            .iter()
+            .filter_map(|t| {
+                t.instagram
+                    .as_ref()
+                    .map(|i| (i.account_id.clone(), t.id.clone()))
+            })
+            .collect();
+        let senders = crate::senders::Senders::new(&config)?;
         Ok(Arc::new(Runtime {
+            meta_app_secret: secret(Some(&config.meta.app_secret_env)),
+            meta_verify_token: secret(Some(&config.meta.verify_token_env)),
+            whatsapp_numbers,
+            instagram_accounts,
+            senders,
             config,
             source,
             store,

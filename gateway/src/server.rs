@@ -39,14 +39,23 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/webchat.js", get(widget))
         .route("/webchat/{tenant}/ws", get(webchat::upgrade))
+        .route(
+            "/webhooks/meta",
+            get(crate::webhooks::meta_verify).post(crate::webhooks::meta_receive),
+        )
+        .route(
+            "/webhooks/telegram/{tenant}",
+            post(crate::webhooks::telegram_receive),
+        )
         .route("/api/v1/conversations", get(api::list_conversations))
         .route("/api/v1/conversations/{id}", get(api::get_conversation))
         .route(
             "/api/v1/conversations/{id}/messages",
-            get(api::list_messages),
+            get(api::list_messages).post(api::agent_message),
         )
         .route("/api/v1/conversations/{id}/release", post(api::release))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -5,7 +5,9 @@
 
 use crate::metrics as m;
 use crate::runtime::Runtime;
+use crate::senders::Outcome;
 use channels::Channel;
+use futures_util::StreamExt;
 use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,19 +152,72 @@ async fn deliver_all(rt: &Runtime, items: Vec<OutboxItem>) {
             }
         }
     }
+    if others.is_empty() {
+        return;
+    }
+    // Conversations in parallel, each conversation's messages in order; a message that
+    // must wait for a retry holds back the ones after it.
+    let mut groups: Vec<Vec<OutboxItem>> = Vec::new();
     for item in others {
-        let result = rt
-            .store
-            .outbox_failed(
-                item.id,
-                &format!("no sender for channel {} yet", item.channel),
-                None,
-            )
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(outbox = item.id, error = %e, "recording a failed delivery failed");
+        match groups
+            .iter_mut()
+            .find(|g| g[0].conversation == item.conversation)
+        {
+            Some(g) => g.push(item),
+            None => groups.push(vec![item]),
+        }
+    }
+    let concurrency = rt.config.limits.send_concurrency.max(1);
+    futures_util::stream::iter(groups)
+        .for_each_concurrent(concurrency, |group| send_in_order(rt, group))
+        .await;
+}
+
+async fn send_in_order(rt: &Runtime, group: Vec<OutboxItem>) {
+    let mut held: Option<Timestamp> = None;
+    for item in group {
+        let outcome = match held {
+            Some(at) => Outcome::Retry {
+                at,
+                error: "waiting for an earlier message of this conversation".into(),
+            },
+            None => rt.senders.send(rt, &item).await,
+        };
+        let channel = item.channel.as_str();
+        let recorded = match &outcome {
+            Outcome::Sent(id) => {
+                m::send_result(channel, "sent");
+                m::message_out(&item.tenant, channel);
+                rt.store
+                    .outbox_sent(item.id, id.as_deref(), Timestamp::now())
+                    .await
+            }
+            Outcome::Retry { at, error } => {
+                m::send_result(channel, "retry");
+                held = Some(*at);
+                tracing::info!(tenant = %item.tenant, outbox = item.id, %channel, %error, "send will be retried");
+                rt.store.outbox_failed(item.id, error, Some(*at)).await
+            }
+            Outcome::Final { error } => {
+                m::send_result(channel, "failed");
+                tracing::warn!(tenant = %item.tenant, outbox = item.id, %channel, %error, "message not sent");
+                rt.store.outbox_failed(item.id, error, None).await
+            }
+        };
+        if let Err(e) = recorded {
+            // The lease expires and the row is claimed again. For a sent message the
+            // provider dedupes nothing, so this is the one window where a crash or a
+            // store failure could repeat a send; it is logged loudly.
+            tracing::error!(outbox = item.id, error = %e, "recording a send outcome failed");
             m::worker_error("outbox");
         }
+        let _ = rt
+            .hot
+            .publish(&Notice::Messages {
+                tenant: item.tenant.clone(),
+                conversation: item.conversation,
+            })
+            .await;
     }
 }
 

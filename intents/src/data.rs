@@ -4,11 +4,23 @@
 //! `{"text": "...", "intent": "..."}`; blank lines and lines starting with
 //! `//` are skipped. Extra fields are ignored.
 //!
+//! An optional `"lang"` field (ISO 639-1) marks non-Turkish rows; the
+//! classifier ignores it.
+//!
 //! `general.jsonl` holds the twelve general intents every niche shares. A
-//! niche adds its own file (`ecommerce.jsonl`, …) with its own intents and
-//! extra examples of general ones; [`for_niche`] merges the two, dropping
-//! exact duplicates. `general.heldout.jsonl` is written apart from the
-//! training data and is only used to measure.
+//! niche adds its own files with its own intents and extra examples of
+//! general ones; [`for_niche`] merges them after the general file, dropping
+//! exact duplicates:
+//!
+//! | niche | files |
+//! |---|---|
+//! | `ecommerce` | `general` + `ecommerce` |
+//! | `dental`, `aesthetic` | `general` + `clinic` |
+//! | `health` | `general` + `clinic` + `tourism` |
+//!
+//! Every file has a `<name>.heldout.jsonl` twin, written apart from the
+//! training data and only used to measure ([`general_heldout`],
+//! [`niche_heldout`]).
 
 use std::collections::HashSet;
 
@@ -18,9 +30,29 @@ use crate::normalize::fold;
 const GENERAL: &str = include_str!("../data/general.jsonl");
 const GENERAL_HELDOUT: &str = include_str!("../data/general.heldout.jsonl");
 
-/// Each niche's own data file, added here as they are written, e.g.
-/// `("ecommerce", include_str!("../data/ecommerce.jsonl"))`.
-const NICHE_DATA: &[(&str, &str)] = &[];
+const ECOMMERCE: &str = include_str!("../data/ecommerce.jsonl");
+const ECOMMERCE_HELDOUT: &str = include_str!("../data/ecommerce.heldout.jsonl");
+const CLINIC: &str = include_str!("../data/clinic.jsonl");
+const CLINIC_HELDOUT: &str = include_str!("../data/clinic.heldout.jsonl");
+const TOURISM: &str = include_str!("../data/tourism.jsonl");
+const TOURISM_HELDOUT: &str = include_str!("../data/tourism.heldout.jsonl");
+
+/// Each niche's own data files, in merge order (after `general.jsonl`).
+/// Niches listing the same files get the same model.
+const NICHE_DATA: &[(&str, &[&str])] = &[
+    ("ecommerce", &[ECOMMERCE]),
+    ("dental", &[CLINIC]),
+    ("aesthetic", &[CLINIC]),
+    ("health", &[CLINIC, TOURISM]),
+];
+
+/// The held-out twins of [`NICHE_DATA`], for measurement only.
+const NICHE_HELDOUT: &[(&str, &[&str])] = &[
+    ("ecommerce", &[ECOMMERCE_HELDOUT]),
+    ("dental", &[CLINIC_HELDOUT]),
+    ("aesthetic", &[CLINIC_HELDOUT]),
+    ("health", &[CLINIC_HELDOUT, TOURISM_HELDOUT]),
+];
 
 /// The niches with their own models.
 pub const NICHES: [&str; 4] = ["ecommerce", "dental", "aesthetic", "health"];
@@ -64,13 +96,29 @@ pub fn general_heldout() -> Vec<Example> {
     parse_jsonl(GENERAL_HELDOUT).unwrap_or_default()
 }
 
-/// The niche's own examples (empty while a niche has no data file yet).
-pub fn niche(name: &str) -> Vec<Example> {
-    NICHE_DATA
+fn files(table: &[(&str, &'static [&'static str])], name: &str) -> Vec<Example> {
+    table
         .iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, src)| parse_jsonl(src).unwrap_or_default())
+        .map(|(_, files)| {
+            files
+                .iter()
+                .flat_map(|src| parse_jsonl(src).unwrap_or_default())
+                .collect()
+        })
         .unwrap_or_default()
+}
+
+/// The niche's own examples, without the general ones (empty for a niche
+/// without data files).
+pub fn niche(name: &str) -> Vec<Example> {
+    files(NICHE_DATA, name)
+}
+
+/// The niche's own held-out examples (its own intents), for measurement
+/// only (never train on them). Empty for a niche without data files.
+pub fn niche_heldout(name: &str) -> Vec<Example> {
+    files(NICHE_HELDOUT, name)
 }
 
 /// General and niche examples merged: the general ones first, then the
@@ -125,8 +173,10 @@ mod tests {
     fn shipped_files_parse() {
         parse_jsonl(GENERAL).unwrap();
         parse_jsonl(GENERAL_HELDOUT).unwrap();
-        for (_, src) in NICHE_DATA {
-            parse_jsonl(src).unwrap();
+        for (_, files) in NICHE_DATA.iter().chain(NICHE_HELDOUT) {
+            for src in *files {
+                parse_jsonl(src).unwrap();
+            }
         }
     }
 
@@ -186,6 +236,123 @@ mod tests {
         for niche in NICHES {
             let merged: HashSet<String> = for_niche(niche).into_iter().map(|e| e.intent).collect();
             assert!(merged.is_superset(&general_intents), "{niche}");
+        }
+    }
+
+    /// The intents each niche adds to the general ones (spec/intents.md).
+    fn niche_intents(niche: &str) -> Vec<&'static str> {
+        const COMMERCE: [&str; 13] = [
+            "order_status",
+            "cargo_tracking",
+            "return_request",
+            "exchange_request",
+            "cancel_order",
+            "refund_status",
+            "damaged_or_wrong_item",
+            "stock_inquiry",
+            "size_advice",
+            "discount_inquiry",
+            "invoice_request",
+            "wholesale_inquiry",
+            "price_inquiry",
+        ];
+        const CLINIC_INTENTS: [&str; 10] = [
+            "price_inquiry",
+            "treatment_info",
+            "appointment_book",
+            "appointment_reschedule",
+            "appointment_cancel",
+            "emergency",
+            "insurance_inquiry",
+            "symptom_report",
+            "aftercare_question",
+            "positive_feedback",
+        ];
+        match niche {
+            "ecommerce" => COMMERCE.to_vec(),
+            "dental" | "aesthetic" => CLINIC_INTENTS.to_vec(),
+            "health" => CLINIC_INTENTS
+                .iter()
+                .copied()
+                .chain(["travel_package", "travel_logistics"])
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn niches_cover_their_intents_with_enough_examples() {
+        for niche in NICHES {
+            let expected = niche_intents(niche);
+            let c = counts(&super::niche(niche));
+            let h = counts(&niche_heldout(niche));
+            for intent in &expected {
+                let n = c.get(*intent).copied().unwrap_or(0);
+                assert!(n >= 60, "{niche} {intent}: {n} examples");
+                let n = h.get(*intent).copied().unwrap_or(0);
+                assert!(n >= 15, "{niche} held-out {intent}: {n} examples");
+            }
+            // Nothing but the niche's intents and general ones.
+            for intent in c.keys().chain(h.keys()) {
+                assert!(
+                    expected.contains(&intent.as_str())
+                        || GENERAL_INTENTS.contains(&intent.as_str()),
+                    "{niche}: unknown intent {intent}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn niches_have_no_contradictions_or_leaks() {
+        for niche in NICHES {
+            let mut by_text: HashMap<String, String> = HashMap::new();
+            for ex in for_niche(niche) {
+                let key = fold(&ex.text);
+                if let Some(prev) = by_text.insert(key.clone(), ex.intent.clone()) {
+                    assert_eq!(prev, ex.intent, "{niche}: {key:?} has two intents");
+                }
+            }
+            let heldout = niche_heldout(niche);
+            let leaks: Vec<String> = heldout
+                .iter()
+                .chain(&general_heldout())
+                .map(|ex| fold(&ex.text))
+                .filter(|key| by_text.contains_key(key))
+                .collect();
+            assert!(leaks.is_empty(), "{niche}: held-out in training: {leaks:?}");
+            let mut seen = HashSet::new();
+            for ex in &heldout {
+                assert!(
+                    seen.insert(fold(&ex.text)),
+                    "{niche}: held-out repeat {:?}",
+                    ex.text
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lang_fields_are_iso_codes() {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            lang: Option<String>,
+        }
+        for (_, files) in NICHE_DATA.iter().chain(NICHE_HELDOUT) {
+            for src in *files {
+                for line in src.lines().map(str::trim) {
+                    if line.is_empty() || line.starts_with("//") {
+                        continue;
+                    }
+                    let row: Row = serde_json::from_str(line).unwrap();
+                    if let Some(lang) = row.lang {
+                        assert!(
+                            ["tr", "en", "de", "ru", "fr", "nl"].contains(&lang.as_str()),
+                            "{line}"
+                        );
+                    }
+                }
+            }
         }
     }
 }

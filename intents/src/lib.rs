@@ -21,14 +21,20 @@
 //! - [`data`]: the shipped JSON-lines training data and its parser.
 //! - [`Nlu`] (here): the per-niche models the gateway calls.
 
+pub mod analysis;
 pub mod classifier;
 pub mod data;
+pub mod entities;
 mod features;
+pub mod lang;
+pub mod mask;
 pub mod normalize;
+pub mod sentiment;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use analysis::{Analysis, analyze};
 pub use classifier::{Classifier, Example, ModelError, TrainConfig, TrainError};
 pub use features::FeatureConfig;
 
@@ -113,20 +119,43 @@ pub struct Nlu {
 
 impl Nlu {
     /// Trains the general model and one per niche ([`data::NICHES`]) from
-    /// the shipped data. A niche without its own data shares the general
-    /// model (trained once). Takes milliseconds.
+    /// the shipped data. Niches with the same data share one model (trained
+    /// once, e.g. dental and aesthetic; a niche without its own data shares
+    /// the general one), and the distinct models train in parallel threads.
+    /// Takes a few hundred milliseconds (see `docs/nlu.md`).
     pub fn builtin() -> Result<Nlu, TrainError> {
-        let general = Arc::new(Classifier::train(&data::general())?);
-        let mut niches = HashMap::new();
+        let mut sets: Vec<Vec<Example>> = vec![data::general()];
+        let mut set_of = Vec::new();
         for niche in data::NICHES {
-            let model = if data::niche(niche).is_empty() {
-                Arc::clone(&general)
-            } else {
-                Arc::new(Classifier::train(&data::for_niche(niche))?)
+            let examples = data::for_niche(niche);
+            let i = match sets.iter().position(|s| *s == examples) {
+                Some(i) => i,
+                None => {
+                    sets.push(examples);
+                    sets.len() - 1
+                }
             };
-            niches.insert(niche.to_owned(), model);
+            set_of.push((niche, i));
         }
-        Ok(Nlu { general, niches })
+        let models = std::thread::scope(|scope| {
+            let handles: Vec<_> = sets
+                .iter()
+                .map(|set| scope.spawn(move || Classifier::train(set)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let models: Vec<Arc<Classifier>> = models.into_iter().map(Arc::new).collect();
+        let niches: HashMap<String, Arc<Classifier>> = set_of
+            .into_iter()
+            .map(|(niche, i)| (niche.to_owned(), Arc::clone(&models[i])))
+            .collect();
+        Ok(Nlu {
+            general: Arc::clone(&models[0]),
+            niches,
+        })
     }
 
     /// An `Nlu` from already trained (or loaded) models.

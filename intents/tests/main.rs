@@ -7,6 +7,10 @@ use std::time::Instant;
 
 use intents::{Classifier, Nlu, OUT_OF_SCOPE, data};
 
+mod understanding;
+
+mod niches;
+
 /// Held-out accuracy floor, set from measurement (see docs/nlu.md) with a
 /// margin; a data or model change that falls below it fails the build.
 const HELDOUT_FLOOR: f32 = 0.92;

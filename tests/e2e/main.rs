@@ -1,10 +1,13 @@
 //! End-to-end tests: the real `kopru` binary on an ephemeral port, on the embedded
 //! store and on PostgreSQL + Redis. One test binary; modules by theme.
 
+mod fakes;
 mod harness;
 
 mod bad_input;
 mod browser;
+mod channels;
 mod cli;
+mod eval;
 mod resilience;
 mod webchat;
