@@ -62,6 +62,16 @@ pub struct Runtime {
     pub instagram_accounts: HashMap<String, String>,
     /// Sends outbox messages to the providers, within their rate limits.
     pub senders: crate::senders::Senders,
+    /// The time flows see (the system clock; a fixed one in conversation tests).
+    pub clock: Arc<dyn flows::Clock>,
+}
+
+/// Parts a caller may bring instead of having [`Runtime::build_with`] make them.
+#[derive(Default)]
+pub struct Parts {
+    /// An already trained NLU (training takes a moment; tests share one).
+    pub nlu: Option<Arc<intents::Nlu>>,
+    pub clock: Option<Arc<dyn flows::Clock>>,
 }
 
 impl Runtime {
@@ -74,6 +84,16 @@ impl Runtime {
         config: Config,
         source: Source,
         exclusive: bool,
+    ) -> anyhow::Result<Arc<Runtime>> {
+        Self::build_with(config, source, exclusive, Parts::default()).await
+    }
+
+    /// [`Runtime::build`] with some parts given.
+    pub async fn build_with(
+        config: Config,
+        source: Source,
+        exclusive: bool,
+        parts: Parts,
     ) -> anyhow::Result<Arc<Runtime>> {
         let store: Arc<dyn Store> = match &config.store.postgres_url {
             Some(url) => store::connect(url).await?,
@@ -94,7 +114,11 @@ impl Runtime {
             Some(url) => Arc::new(store::RedisHot::connect(url).await?),
             None => Arc::new(store::InProcessHot::new()),
         };
-        let nlu = Arc::new(intents::Nlu::builtin()?);
+        let nlu = match parts.nlu {
+            Some(n) => n,
+            None => Arc::new(intents::Nlu::builtin()?),
+        };
+        let clock = parts.clock.unwrap_or_else(|| Arc::new(flows::SystemClock));
 
         let mut demo_keys = Vec::new();
         let mut stored_demo_keys = if source == Source::Demo {
@@ -179,6 +203,7 @@ impl Runtime {
             whatsapp_numbers,
             instagram_accounts,
             senders,
+            clock,
             config,
             source,
             store,

@@ -5,7 +5,7 @@
 use crate::metrics as m;
 use crate::runtime::Runtime;
 use channels::Inbound;
-use flows::{Action, ConversationState, Ctx, Event, SystemClock, Understanding};
+use flows::{Action, ConversationState, Ctx, Event, Understanding};
 use store::{Claim, ConversationRecord, InboxItem, NewOutgoing, Notice, StoreError, TimerOp, Turn};
 
 /// How many pending items are read at once.
@@ -79,7 +79,7 @@ async fn drain(rt: &Runtime, claim: &Claim) -> Result<(usize, bool), StoreError>
 /// Turns one inbox item into the turn to commit. Never fails: an item we cannot read
 /// is committed with no actions (and logged), so it cannot block the conversation.
 pub fn decide(rt: &Runtime, conversation: &ConversationRecord, item: &InboxItem) -> Turn {
-    let now = jiff::Timestamp::now();
+    let now = rt.clock.now();
     let state = ConversationState::from_json(&conversation.state);
     let mut turn = Turn {
         tenant: conversation.tenant.clone(),
@@ -100,30 +100,29 @@ pub fn decide(rt: &Runtime, conversation: &ConversationRecord, item: &InboxItem)
         tracing::warn!(tenant = %conversation.tenant, inbox = item.id, "tenant no longer configured; event skipped");
         return turn;
     };
-    let (event, message_seq) = match to_event(rt, tenant.profile.niche.as_str(), item) {
+    let (event, message_seq, analysis) = match to_event(rt, &tenant.profile, now, item) {
         Ok(x) => x,
         Err(why) => {
             tracing::warn!(tenant = %conversation.tenant, inbox = item.id, %why, "unreadable inbox event skipped");
             return turn;
         }
     };
-    if let (
-        Some(seq),
-        Event::Message {
-            understanding: Some(u),
-            ..
-        },
-    ) = (message_seq, &event)
-    {
+    if let (Some(seq), Some(a)) = (message_seq, &analysis) {
         turn.annotate = Some((
             seq,
-            serde_json::json!({"intent": u.intent, "confidence": u.confidence, "path": "local"}),
+            serde_json::json!({
+                "intent": a.intent,
+                "confidence": a.confidence,
+                "path": "local",
+                "entities": a.entities,
+                "language": a.language,
+                "sentiment": a.sentiment,
+            }),
         ));
     }
-    let clock = SystemClock;
     let ctx = Ctx {
         tenant: &tenant.profile,
-        clock: &clock,
+        clock: rt.clock.as_ref(),
     };
     let (next, actions) = flows::handle(&state, &event, &ctx);
     apply(&mut turn, actions);
@@ -160,8 +159,14 @@ fn apply(turn: &mut Turn, actions: Vec<Action>) {
     }
 }
 
-/// Reads an inbox item as an engine event; for customer messages also the message seq.
-fn to_event(rt: &Runtime, niche: &str, item: &InboxItem) -> Result<(Event, Option<i64>), String> {
+/// Reads an inbox item as an engine event; for customer messages also the message seq
+/// and what the NLU made of it.
+fn to_event(
+    rt: &Runtime,
+    profile: &flows::TenantProfile,
+    now: jiff::Timestamp,
+    item: &InboxItem,
+) -> Result<(Event, Option<i64>, Option<intents::Analysis>), String> {
     let kind = item
         .event
         .get("kind")
@@ -172,12 +177,18 @@ fn to_event(rt: &Runtime, niche: &str, item: &InboxItem) -> Result<(Event, Optio
             let inbound: Inbound = serde_json::from_value(item.event["inbound"].clone())
                 .map_err(|e| format!("inbound: {e}"))?;
             let seq = item.event.get("message").and_then(|s| s.as_i64());
-            let understanding = inbound.content.text().map(|text| {
-                let p = rt.nlu.classify(niche, text);
-                Understanding {
-                    intent: p.intent,
-                    confidence: p.confidence,
-                }
+            let analysis = inbound.content.text().map(|text| {
+                intents::analyze(
+                    &rt.nlu,
+                    profile.niche.as_str(),
+                    text,
+                    &profile.timezone,
+                    now,
+                )
+            });
+            let understanding = analysis.as_ref().map(|a| Understanding {
+                intent: a.intent.clone(),
+                confidence: a.confidence,
             });
             Ok((
                 Event::Message {
@@ -185,6 +196,7 @@ fn to_event(rt: &Runtime, niche: &str, item: &InboxItem) -> Result<(Event, Optio
                     understanding,
                 },
                 seq,
+                analysis,
             ))
         }
         "timer" => Ok((
@@ -193,8 +205,9 @@ fn to_event(rt: &Runtime, niche: &str, item: &InboxItem) -> Result<(Event, Optio
                 payload: item.event.get("payload").cloned().unwrap_or_default(),
             },
             None,
+            None,
         )),
-        "agent_release" => Ok((Event::AgentRelease, None)),
+        "agent_release" => Ok((Event::AgentRelease, None, None)),
         other => Err(format!("unknown event kind {other:?}")),
     }
 }
