@@ -575,11 +575,25 @@ async fn graph_api_down_for_30_seconds_then_every_reply_goes_once_in_order() {
     let server = start(Stores::Embedded, dir.path(), &fake).await;
     let questions = ["kaça kadar açıksınız", "adresiniz neresi", "taksit var mı"];
     for (i, q) in questions.iter().enumerate() {
-        assert_eq!(post_signed(&server, &wa_text("905550000001", &format!("wamid.O{i}"), q, None)).await, 200);
+        assert_eq!(
+            post_signed(
+                &server,
+                &wa_text("905550000001", &format!("wamid.O{i}"), q, None)
+            )
+            .await,
+            200
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for who in ["905550000002", "905550000003"] {
-        assert_eq!(post_signed(&server, &wa_text(who, &format!("wamid.{who}"), "Merhaba", None)).await, 200);
+        assert_eq!(
+            post_signed(
+                &server,
+                &wa_text(who, &format!("wamid.{who}"), "Merhaba", None)
+            )
+            .await,
+            200
+        );
     }
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert!(fake.received().is_empty(), "nothing got through the outage");
@@ -591,7 +605,12 @@ async fn graph_api_down_for_30_seconds_then_every_reply_goes_once_in_order() {
     let to_first: Vec<String> = sent_after
         .iter()
         .filter(|r| r.body["to"] == "905550000001")
-        .map(|r| r.body["text"]["body"].as_str().unwrap_or_default().to_string())
+        .map(|r| {
+            r.body["text"]["body"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     assert_eq!(to_first.len(), 3);
     assert!(to_first[0].contains("09:00"), "{to_first:?}");
@@ -602,7 +621,10 @@ async fn graph_api_down_for_30_seconds_then_every_reply_goes_once_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telegram_retry_after_is_honoured() {
     let fake = Fake::start(UPSTREAM_TOKEN).await;
-    fake.fail_next([Failure::Telegram { status: 429, retry_after: Some(2) }]);
+    fake.fail_next([Failure::Telegram {
+        status: 429,
+        retry_after: Some(2),
+    }]);
     let dir = tempfile::tempdir().unwrap();
     let server = start(Stores::Embedded, dir.path(), &fake).await;
     let update = json!({"update_id": 5550001, "message": {"message_id": 1, "date": now_secs(),
@@ -621,7 +643,10 @@ async fn telegram_retry_after_is_honoured() {
     assert_eq!(status, 200);
     let sent = wait_received(&fake, 1, Duration::from_secs(20)).await;
     assert_eq!(sent.len(), 1);
-    assert!(started.elapsed() >= Duration::from_secs(2), "not before retry_after");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "not before retry_after"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(fake.received().len(), 1);
 }
