@@ -46,6 +46,7 @@ pub fn store_checks() -> Vec<(&'static str, StoreCheck)> {
         outbox_sent_many,
         delivery_statuses_move_forward,
         outbox_keeps_order_per_conversation,
+        ambiguous_sends_wait_for_confirmation,
         agent_messages_are_queued_once,
         dead_letters_keep_bodies_whole,
         outbox_expired_lease,
@@ -159,6 +160,94 @@ async fn claim_expect(store: &dyn Store, owner: &str, now: Timestamp, expected: 
 // ---------------------------------------------------------------------------------------
 // Store checks
 // ---------------------------------------------------------------------------------------
+
+/// A send that was under way when its process died is not handed out again before its
+/// hold ends; a provider confirmation by idempotency key settles it as sent.
+pub async fn ambiguous_sends_wait_for_confirmation(store: Arc<dyn Store>) {
+    for (handle, pid) in [("905550000101", "wamid.A1"), ("905550000102", "wamid.A2")] {
+        store
+            .accept_inbound(
+                &inbound("t1", Channel::Whatsapp, handle, pid, "merhaba"),
+                at(1),
+            )
+            .await
+            .unwrap();
+        let claim = store
+            .claim_conversation("w", LEASE, at(2))
+            .await
+            .unwrap()
+            .expect("claim");
+        let item = store
+            .pending_inbox(claim.conversation, 1)
+            .await
+            .unwrap()
+            .remove(0);
+        let mut t = turn(&claim, "w", item.id, at(3));
+        t.outgoing.push(bot("hoş geldiniz"));
+        t.release = true;
+        store.commit_turn(&t).await.unwrap();
+    }
+    let rows = store.claim_outbox("dead", 10, LEASE, at(4)).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        store
+            .outbox_sending(r.id, "dead", at(5), at(65))
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .outbox_sending(rows[0].id, "someone-else", at(5), at(65))
+            .await
+            .is_err(),
+        "only the lease holder marks a send"
+    );
+    // The process died. Past the plain lease, still held.
+    assert!(
+        store
+            .claim_outbox("next", 10, LEASE, at(40))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Meta's status for the first one arrives with our key.
+    assert!(
+        store
+            .outbox_confirm("t1", &rows[0].idempotency_key, "wamid.CONFIRMED", at(41))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .outbox_confirm("t1", &rows[0].idempotency_key, "wamid.CONFIRMED", at(42))
+            .await
+            .unwrap(),
+        "settled once"
+    );
+    assert!(
+        !store
+            .outbox_confirm("t2", &rows[1].idempotency_key, "wamid.X", at(42))
+            .await
+            .unwrap(),
+        "another tenant cannot confirm"
+    );
+    let msgs = store
+        .messages("t1", rows[0].conversation, 0, 10)
+        .await
+        .unwrap();
+    let out = msgs.iter().find(|m| m.direction == Direction::Out).unwrap();
+    assert_eq!(
+        (out.status, out.provider_id.as_deref()),
+        (MessageStatus::Sent, Some("wamid.CONFIRMED"))
+    );
+    // The second was never confirmed: after the hold it goes out again.
+    let again = store.claim_outbox("next", 10, LEASE, at(66)).await.unwrap();
+    assert_eq!(
+        again.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![rows[1].id]
+    );
+    assert_eq!(again[0].attempts, 2);
+}
 
 /// Per conversation, outbound messages are claimed in order: while an older message is
 /// in flight or waiting for a retry, newer ones of that conversation are not handed out;

@@ -171,6 +171,28 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<(i64, bool)>;
 
+    /// Records that the send call for a leased row starts now and holds the row until
+    /// `hold_until` (at least): if the process dies during the call, the row is not handed
+    /// out again before then, so the provider's status can confirm it first.
+    async fn outbox_sending(
+        &self,
+        id: i64,
+        owner: &str,
+        now: Timestamp,
+        hold_until: Timestamp,
+    ) -> Result<()>;
+
+    /// The provider confirmed a message we sent, found by our idempotency key (WhatsApp
+    /// echoes it in `biz_opaque_callback_data`): marks it sent with the provider's id,
+    /// unless it was settled already. True when this changed something.
+    async fn outbox_confirm(
+        &self,
+        tenant: &str,
+        idempotency_key: &str,
+        provider_message_id: &str,
+        now: Timestamp,
+    ) -> Result<bool>;
+
     /// Applies a provider's delivery status to the outbound message with that provider
     /// id. Statuses only move forward (sent → delivered → read); `failed` is recorded
     /// unless the message was already delivered or read. False when no message matches.

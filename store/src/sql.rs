@@ -789,7 +789,7 @@ macro_rules! impl_sql_store {
                 let mut tx = self.write_tx().await?;
                 let seq: Option<i64> = sqlx::query_scalar(
                     "UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
-                     sent_at = $1 WHERE id = $2 RETURNING message_seq",
+                     sent_at = $1, sending_at = NULL WHERE id = $2 RETURNING message_seq",
                 )
                 .bind($crate::sql::ms(now))
                 .bind(id)
@@ -819,7 +819,7 @@ macro_rules! impl_sql_store {
                 for id in ids {
                     let seq: Option<i64> = sqlx::query_scalar(
                         "UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
-                         sent_at = $1 WHERE id = $2 RETURNING message_seq",
+                         sent_at = $1, sending_at = NULL WHERE id = $2 RETURNING message_seq",
                     )
                     .bind($crate::sql::ms(now))
                     .bind(*id)
@@ -910,6 +910,65 @@ macro_rules! impl_sql_store {
                     .await?;
                 tx.commit().await?;
                 Ok((seq, true))
+            }
+
+            async fn outbox_sending(
+                &self,
+                id: i64,
+                owner: &str,
+                now: jiff::Timestamp,
+                hold_until: jiff::Timestamp,
+            ) -> $crate::Result<()> {
+                let done = sqlx::query(
+                    "UPDATE outbox SET sending_at = $1, \
+                     lease_until = CASE WHEN lease_until < $2 THEN $2 ELSE lease_until END \
+                     WHERE id = $3 AND status = 'leased' AND lease_owner = $4",
+                )
+                .bind($crate::sql::ms(now))
+                .bind($crate::sql::ms(hold_until))
+                .bind(id)
+                .bind(owner)
+                .execute(self.writer())
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn outbox_confirm(
+                &self,
+                tenant: &str,
+                idempotency_key: &str,
+                provider_message_id: &str,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.write_tx().await?;
+                let seq: Option<i64> = sqlx::query_scalar(
+                    "UPDATE outbox SET status = 'sent', sent_at = $1, sending_at = NULL, \
+                     lease_owner = NULL, lease_until = NULL \
+                     WHERE tenant = $2 AND idempotency_key = $3 AND status IN ('queued', 'leased') \
+                     RETURNING message_seq",
+                )
+                .bind($crate::sql::ms(now))
+                .bind(tenant)
+                .bind(idempotency_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(seq) = seq else {
+                    return abandon(tx, Ok(false)).await;
+                };
+                sqlx::query(
+                    "UPDATE messages SET provider_id = COALESCE(provider_id, $1), error = NULL, \
+                     status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE 'sent' END \
+                     WHERE seq = $2",
+                )
+                .bind(provider_message_id)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn record_status(
@@ -1041,7 +1100,7 @@ macro_rules! impl_sql_store {
                     Some(at) => {
                         sqlx::query(
                             "UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $2, \
-                             lease_owner = NULL, lease_until = NULL WHERE id = $3",
+                             lease_owner = NULL, lease_until = NULL, sending_at = NULL WHERE id = $3",
                         )
                         .bind($crate::sql::ms(at))
                         .bind(error)
@@ -1052,7 +1111,8 @@ macro_rules! impl_sql_store {
                     None => {
                         let seq: i64 = sqlx::query_scalar(
                             "UPDATE outbox SET status = 'failed', last_error = $1, \
-                             lease_owner = NULL, lease_until = NULL WHERE id = $2 RETURNING message_seq",
+                             lease_owner = NULL, lease_until = NULL, sending_at = NULL \
+                             WHERE id = $2 RETURNING message_seq",
                         )
                         .bind(error)
                         .bind(id)

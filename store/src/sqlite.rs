@@ -111,7 +111,8 @@ impl SqliteStore {
         .await?
         .rows_affected();
         let outbox = sqlx::query(
-            "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE status = 'leased'",
+            "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL \
+             WHERE status = 'leased' AND sending_at IS NULL",
         )
         .execute(&mut *tx)
         .await?

@@ -73,6 +73,7 @@ store_tests!(
     outbox_sent_many,
     delivery_statuses_move_forward,
     outbox_keeps_order_per_conversation,
+    ambiguous_sends_wait_for_confirmation,
     agent_messages_are_queued_once,
     dead_letters_keep_bodies_whole,
     outbox_expired_lease,
@@ -86,7 +87,7 @@ store_tests!(
 #[test]
 fn every_check_has_a_test() {
     // Keep the list above in step with the suite.
-    assert_eq!(conformance::store_checks().len(), 22);
+    assert_eq!(conformance::store_checks().len(), 23);
 }
 
 #[tokio::test]
