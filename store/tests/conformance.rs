@@ -115,11 +115,22 @@ async fn connect_picks_the_backend_from_the_url() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("k.db").display());
     assert_eq!(store::connect(&url).await.unwrap().backend(), "sqlite");
+    // A database of its own: migrating a shared one would tie it to this checkout's
+    // migrations (another checkout's run would then find versions it does not know).
     let pg = std::env::var("KOPRU_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| store::postgres::DEFAULT_TEST_URL.into());
-    let pg_store = store::connect(&pg).await.unwrap();
+    let name = format!("kopru_connect_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&pg).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    let url = match pg.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("test URL without a database: {pg}"),
+    };
+    let pg_store = store::connect(&url).await.unwrap();
     assert_eq!(pg_store.backend(), "postgres");
     pg_store.ping().await.unwrap();
+    drop(pg_store);
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
 }
 
 #[tokio::test]
