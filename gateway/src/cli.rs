@@ -1,4 +1,4 @@
-//! The `kopru` command line: `serve`, `chat` and `eval` (later: `classify`). Every
+//! The `kopru` command line: `serve`, `chat`, `classify`, `eval` and `deadletters`. Every
 //! command exits 0 on success and non-zero with a one-line error on stderr otherwise.
 
 use crate::config::{Config, Source};
@@ -48,11 +48,21 @@ enum Command {
         #[arg(long)]
         session: Option<String>,
     },
+    /// Print what the bot understands of one message as one JSON object: intent,
+    /// confidence, entities, language, sentiment (the tenant's niche, time zone and
+    /// confidence threshold apply; no store is opened).
+    Classify(crate::classify::ClassifyArgs),
     /// Measure the bot: intent classification on a dataset, or conversation tests
     /// (see docs/eval.md).
     Eval {
         #[command(subcommand)]
         command: EvalCommand,
+    },
+    /// Webhook bodies that were verified but could not be parsed: list them, or
+    /// re-drive them through the webhook code after a fix (see docs/channels.md).
+    Deadletters {
+        #[command(subcommand)]
+        command: crate::deadletters::DeadLettersCommand,
     },
 }
 
@@ -79,7 +89,13 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let quiet = matches!(cli.command, Command::Chat { .. } | Command::Eval { .. });
+    let quiet = matches!(
+        cli.command,
+        Command::Chat { .. }
+            | Command::Eval { .. }
+            | Command::Classify(_)
+            | Command::Deadletters { .. }
+    );
     init_tracing(cli.log_format, quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -133,10 +149,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let rt = Runtime::build(config, source, false).await?;
             crate::chat::run(rt, &tenant, session).await
         }
+        Command::Classify(args) => crate::classify::run(args),
         Command::Eval { command } => match command {
             EvalCommand::Intents(args) => crate::eval_driver::intents(args).await,
             EvalCommand::Conversations(args) => crate::eval_driver::conversations(args).await,
         },
+        Command::Deadletters { command } => crate::deadletters::run(command).await,
     }
 }
 

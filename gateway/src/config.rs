@@ -170,6 +170,14 @@ pub struct WorkersConfig {
     /// Poll interval when no wake-up arrives (e.g. Redis is down), in milliseconds.
     #[serde(default = "default_poll_ms")]
     pub poll_ms: u64,
+    /// How long a send interrupted by a crash waits for the provider's confirmation
+    /// before it is sent again, in milliseconds.
+    #[serde(default = "default_send_grace_ms")]
+    pub send_grace_ms: u64,
+}
+
+const fn default_send_grace_ms() -> u64 {
+    120_000
 }
 
 const fn default_inbox_workers() -> usize {
@@ -188,6 +196,7 @@ impl Default for WorkersConfig {
             inbox: default_inbox_workers(),
             lease_ms: default_lease_ms(),
             poll_ms: default_poll_ms(),
+            send_grace_ms: default_send_grace_ms(),
         }
     }
 }
@@ -313,6 +322,22 @@ pub struct InstagramConfig {
 pub struct TelegramConfig {
     pub bot_token_env: Option<String>,
     pub secret_token_env: Option<String>,
+    /// How updates arrive: `webhook` (default; Telegram posts to
+    /// `/webhooks/telegram/{tenant}`) or `polling` (`kopru serve` asks `getUpdates`
+    /// itself, for development without a public URL).
+    #[serde(default)]
+    pub mode: TelegramMode,
+}
+
+/// How a tenant's Telegram bot receives updates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    /// Telegram posts updates to our webhook (production).
+    #[default]
+    Webhook,
+    /// We long-poll `getUpdates` (development without a public URL).
+    Polling,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -11,16 +11,22 @@
 //! - [`server`], [`api`], [`webchat`], [`auth`]: the HTTP edge.
 //! - [`chat`]: `kopru chat` in a terminal. [`cli`]: the command line.
 //! - [`eval_driver`]: `kopru eval`: the eval harness on the real pipeline.
+//! - [`classify`]: `kopru classify`: one message's intent, entities, language, sentiment.
+//! - [`deadletters`]: `kopru deadletters list|redrive`: webhook bodies kept unparsed.
+//! - [`polling`]: Telegram `getUpdates` long polling for development.
 //! - [`metrics`]: the one place metrics are named.
 
 pub mod api;
 pub mod auth;
 pub mod chat;
+pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod deadletters;
 pub mod eval_driver;
 pub mod inbox;
 pub mod metrics;
+pub mod polling;
 pub mod runtime;
 pub mod senders;
 pub mod server;

@@ -159,7 +159,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let workers = crate::workers::spawn_all(&rt, &stop_rx);
+    let mut workers = crate::workers::spawn_all(&rt, &stop_rx);
+    workers.extend(crate::polling::spawn_pollers(&rt, stop_rx.clone()));
     let hub = Arc::new(webchat::Hub::default());
     let hub_task = tokio::spawn(hub.clone().run(rt.hot.subscribe()));
     let state = AppState {

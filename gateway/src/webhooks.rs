@@ -17,7 +17,7 @@ use channels::event::{DeliveryState, Event};
 use channels::{Channel, Inbound};
 use serde_json::json;
 use std::collections::HashMap;
-use store::{MessageStatus, NewDeadLetter};
+use store::{MessageStatus, NewDeadLetter, StoreError};
 
 /// Meta retries a webhook for up to 7 days; a signed event older than that is a
 /// replay, not a retry.
@@ -79,9 +79,47 @@ pub async fn meta_receive(
         })
         .into_response();
     }
-    let envelope = match channels::meta::parse(&body) {
+    match process_meta_body(rt, &body).await {
+        Ok(Processed::Handled(_)) => ok(),
+        Ok(Processed::Unparseable(reason)) => {
+            dead_letter(rt, "meta", None, &reason, &headers, &body).await
+        }
+        Err(e) => not_stored(e),
+    }
+}
+
+/// What became of a webhook body that passed verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Processed {
+    /// Parsed, and every event handled: messages stored in the inbox (deduplicated),
+    /// statuses recorded.
+    Handled(Handled),
+    /// The body does not parse; the reason. The webhook keeps it as a dead letter.
+    Unparseable(String),
+}
+
+/// What [`store_events`] did with a body's events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Handled {
+    /// Messages newly stored in the inbox.
+    pub messages: u32,
+    /// Messages already stored before (a provider's retry, a replay, a re-drive).
+    pub duplicates: u32,
+    /// Delivery statuses recorded (or for a message we do not know).
+    pub statuses: u32,
+    /// Messages older than the retry window, dropped.
+    pub stale: u32,
+    /// Everything else: reactions, referrals, unroutable and ignored items.
+    pub other: u32,
+}
+
+/// Parses a verified `POST /webhooks/meta` body (WhatsApp and Instagram) and handles
+/// its events. Shared by the webhook and `kopru deadletters redrive`; the caller has
+/// verified the signature. `Err` only when storage failed (the sender should retry).
+pub async fn process_meta_body(rt: &Runtime, body: &[u8]) -> Result<Processed, StoreError> {
+    let envelope = match channels::meta::parse(body) {
         Ok(e) => e,
-        Err(e) => return dead_letter(rt, "meta", None, &e.to_string(), &headers, &body).await,
+        Err(e) => return Ok(Processed::Unparseable(e.to_string())),
     };
     let mut events =
         channels::whatsapp::normalize(&envelope, |id| rt.whatsapp_numbers.get(id).cloned());
@@ -101,7 +139,27 @@ pub async fn meta_receive(
     for reason in &envelope.bad_entries {
         tracing::warn!(%reason, "meta webhook: an entry was skipped");
     }
-    handle_events(rt, "meta", events).await
+    store_events(rt, "meta", events)
+        .await
+        .map(Processed::Handled)
+}
+
+/// Parses a verified Telegram update of `tenant`'s bot and handles it. Shared by the
+/// webhook and `kopru deadletters redrive`; the caller has checked the tenant and the
+/// secret token. `Err` only when storage failed.
+pub async fn process_telegram_body(
+    rt: &Runtime,
+    tenant: &str,
+    body: &[u8],
+) -> Result<Processed, StoreError> {
+    let update = match channels::telegram::parse_update(body) {
+        Ok(u) => u,
+        Err(e) => return Ok(Processed::Unparseable(e.to_string())),
+    };
+    let events = channels::telegram::normalize(tenant, &update);
+    store_events(rt, "telegram", events)
+        .await
+        .map(Processed::Handled)
 }
 
 /// `POST /webhooks/telegram/{tenant}`
@@ -133,26 +191,23 @@ pub async fn telegram_receive(
         return ApiError::Unauthorized("X-Telegram-Bot-Api-Secret-Token does not match")
             .into_response();
     }
-    let update = match channels::telegram::parse_update(&body) {
-        Ok(u) => u,
-        Err(e) => {
-            return dead_letter(
-                rt,
-                "telegram",
-                Some(&tenant),
-                &e.to_string(),
-                &headers,
-                &body,
-            )
-            .await;
+    match process_telegram_body(rt, &tenant, &body).await {
+        Ok(Processed::Handled(_)) => ok(),
+        Ok(Processed::Unparseable(reason)) => {
+            dead_letter(rt, "telegram", Some(&tenant), &reason, &headers, &body).await
         }
-    };
-    let events = channels::telegram::normalize(&tenant, &update);
-    handle_events(rt, "telegram", events).await
+        Err(e) => not_stored(e),
+    }
 }
 
 fn ok() -> Response {
     (StatusCode::OK, Json(json!({"ok": true}))).into_response()
+}
+
+/// Storage failed: 503 so the provider retries the whole body (already stored parts
+/// are deduplicated then). The error was logged where it happened.
+fn not_stored(_: StoreError) -> Response {
+    ApiError::Unavailable("storage is not answering; retry".into()).into_response()
 }
 
 async fn dead_letter(
@@ -172,23 +227,48 @@ async fn dead_letter(
     .filter(|n| **n != "x-telegram-bot-api-secret-token") // a secret: never stored
     .filter_map(|n| header(headers, n).map(|v| (n.to_string(), json!(v))))
     .collect();
+    match keep_dead_letter(
+        rt,
+        source,
+        tenant,
+        reason,
+        serde_json::Value::Object(kept),
+        body,
+    )
+    .await
+    {
+        Ok(_) => ok(),
+        Err(e) => not_stored(e),
+    }
+}
+
+/// Keeps a body that cannot be processed whole in the dead-letter table (`headers`: the
+/// request headers needed to re-drive it, never a secret); logs and counts it.
+pub async fn keep_dead_letter(
+    rt: &Runtime,
+    source: &'static str,
+    tenant: Option<&str>,
+    reason: &str,
+    headers: serde_json::Value,
+    body: &[u8],
+) -> Result<i64, StoreError> {
     let letter = NewDeadLetter {
         source: source.into(),
         tenant: tenant.map(str::to_string),
         reason: reason.chars().take(500).collect(),
         body: body.to_vec(),
-        headers: serde_json::Value::Object(kept),
+        headers,
         received_at: jiff::Timestamp::now(),
     };
     match rt.store.add_dead_letter(&letter).await {
         Ok(id) => {
             tracing::warn!(source, dead_letter = id, reason = %letter.reason, "webhook body kept as a dead letter");
             m::webhook(source, "dead_letter");
-            ok()
+            Ok(id)
         }
         Err(e) => {
             tracing::error!(source, error = %e, "could not keep a dead letter; asking the sender to retry");
-            ApiError::Unavailable("storage is not answering; retry".into()).into_response()
+            Err(e)
         }
     }
 }
@@ -196,6 +276,21 @@ async fn dead_letter(
 /// Stores what must be stored, then answers. Any storage failure answers 503 so the
 /// provider retries the whole body; what was stored already is deduplicated then.
 pub async fn handle_events(rt: &Runtime, source: &'static str, events: Vec<Event>) -> Response {
+    match store_events(rt, source, events).await {
+        Ok(_) => ok(),
+        Err(e) => not_stored(e),
+    }
+}
+
+/// Handles events in order: messages into the inbox (deduplicated), statuses recorded
+/// forward-only, the rest logged and counted. Stops at the first storage failure and
+/// returns it (logged here); what was stored before it stays stored.
+pub async fn store_events(
+    rt: &Runtime,
+    source: &'static str,
+    events: Vec<Event>,
+) -> Result<Handled, StoreError> {
+    let mut done = Handled::default();
     let now_ms = jiff::Timestamp::now().as_millisecond();
     for event in events {
         match event {
@@ -203,12 +298,16 @@ pub async fn handle_events(rt: &Runtime, source: &'static str, events: Vec<Event
                 if inbound.sent_at_ms.is_some_and(|t| now_ms - t > MAX_AGE_MS) {
                     tracing::warn!(source, tenant = %inbound.tenant, "signed message older than the retry window dropped");
                     m::webhook(source, "stale");
+                    done.stale += 1;
                     continue;
                 }
-                if let Err(e) = ingest(rt, &inbound).await {
-                    tracing::error!(source, tenant = %inbound.tenant, error = %e, "webhook message not stored");
-                    return ApiError::Unavailable("storage is not answering; retry".into())
-                        .into_response();
+                match ingest(rt, &inbound).await {
+                    Ok(i) if i.duplicate => done.duplicates += 1,
+                    Ok(_) => done.messages += 1,
+                    Err(e) => {
+                        tracing::error!(source, tenant = %inbound.tenant, error = %e, "webhook message not stored");
+                        return Err(e);
+                    }
                 }
                 m::webhook(source, "message");
                 answer_callback(rt, &inbound);
@@ -230,6 +329,23 @@ pub async fn handle_events(rt: &Runtime, source: &'static str, events: Vec<Event
                         ),
                     ),
                 };
+                // Our idempotency key comes back with WhatsApp statuses: it settles a
+                // send whose answer we never saw (a crash mid-call).
+                if let Some(key) = &status.callback_data
+                    && status.status != DeliveryState::Failed
+                    && let Err(e) = rt
+                        .store
+                        .outbox_confirm(
+                            &status.tenant,
+                            key,
+                            &status.provider_message_id,
+                            jiff::Timestamp::now(),
+                        )
+                        .await
+                {
+                    tracing::error!(source, error = %e, "status confirmation not stored");
+                    return Err(e);
+                }
                 match rt
                     .store
                     .record_status(
@@ -245,30 +361,34 @@ pub async fn handle_events(rt: &Runtime, source: &'static str, events: Vec<Event
                     Ok(false) => m::webhook(source, "status_unknown_message"),
                     Err(e) => {
                         tracing::error!(source, error = %e, "status not stored");
-                        return ApiError::Unavailable("storage is not answering; retry".into())
-                            .into_response();
+                        return Err(e);
                     }
                 }
+                done.statuses += 1;
             }
             Event::Reaction(r) => {
                 tracing::debug!(source, tenant = %r.tenant, "reaction received");
                 m::webhook(source, "reaction");
+                done.other += 1;
             }
             Event::Referral(r) => {
                 tracing::info!(source, tenant = %r.tenant, "referral without a message");
                 m::webhook(source, "referral");
+                done.other += 1;
             }
             Event::Unroutable { channel, id } => {
                 tracing::warn!(source, %channel, %id, "webhook for an account no tenant owns");
                 m::webhook(source, "unroutable");
+                done.other += 1;
             }
             Event::Ignored { reason } => {
                 tracing::debug!(source, %reason, "webhook item ignored");
                 m::webhook(source, "ignored");
+                done.other += 1;
             }
         }
     }
-    ok()
+    Ok(done)
 }
 
 /// A Telegram button tap keeps spinning until answered; best effort, after storing.

@@ -181,7 +181,23 @@ async fn send_in_order(rt: &Runtime, group: Vec<OutboxItem>) {
                 at,
                 error: "waiting for an earlier message of this conversation".into(),
             },
-            None => rt.senders.send(rt, &item).await,
+            None => {
+                // Recorded before the call: if this process dies during it, the row is
+                // held until the provider's status can confirm it (no second send).
+                let now = Timestamp::now();
+                let hold =
+                    jiff::SignedDuration::from_millis(rt.config.workers.send_grace_ms as i64);
+                let hold_until = now.checked_add(hold).unwrap_or(now);
+                if let Err(e) = rt
+                    .store
+                    .outbox_sending(item.id, &rt.owner, now, hold_until)
+                    .await
+                {
+                    tracing::warn!(outbox = item.id, error = %e, "lease lost before sending; skipped");
+                    continue;
+                }
+                rt.senders.send(rt, &item).await
+            }
         };
         let channel = item.channel.as_str();
         let recorded = match &outcome {

@@ -650,3 +650,63 @@ async fn telegram_retry_after_is_honoured() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(fake.received().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_with_1000_replies_queued_delivers_all_once_after_restart() {
+    let fake = Fake::start(UPSTREAM_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ServerOptions::new(Stores::Embedded, dir.path());
+    opts.env = channel_env(&fake);
+    // Slow enough to be killed mid-way; a send cut by the crash waits 10 s for Meta's
+    // status before it would be sent again.
+    opts.env
+        .push(("KOPRU_LIMITS__PER_NUMBER_PER_SECOND".into(), "150".into()));
+    opts.env
+        .push(("KOPRU_WORKERS__SEND_GRACE_MS".into(), "10000".into()));
+    let mut server = Server::start(&opts).unwrap();
+    fake.send_statuses_to(&format!("{}/webhooks/meta", server.base), APP_SECRET);
+
+    // One webhook body with 1000 messages from 1000 customers, as Meta may batch them.
+    let contacts: Vec<Value> = (0..1000)
+        .map(|i| json!({"profile": {"name": format!("Müşteri {i}")}, "wa_id": format!("90555{i:07}")}))
+        .collect();
+    let messages: Vec<Value> = (0..1000)
+        .map(|i| {
+            json!({"from": format!("90555{i:07}"), "id": format!("wamid.BULK{i:04}"),
+            "timestamp": now_secs().to_string(), "type": "text", "text": {"body": "Merhaba"}})
+        })
+        .collect();
+    let body = wa_body(WA_NUMBER, json!(contacts), json!(messages), None);
+    assert_eq!(
+        post_signed(&server, &body).await,
+        200,
+        "all stored before the answer"
+    );
+
+    // Kill it while the replies are going out.
+    let before = wait_received(&fake, 150, Duration::from_secs(60))
+        .await
+        .len();
+    assert!(before < 1000, "killed mid-way ({before} sent)");
+    server.kill();
+
+    let server = Server::start(&opts).unwrap();
+    fake.send_statuses_to(&format!("{}/webhooks/meta", server.base), APP_SECRET);
+    let sent = wait_received(&fake, 1000, Duration::from_secs(120)).await;
+    // Anything sent twice would show up during the grace period and after it.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let sent_after = fake.received();
+    let mut to: Vec<&str> = sent_after
+        .iter()
+        .filter_map(|r| r.body["to"].as_str())
+        .collect();
+    assert_eq!(sent.len(), 1000, "every reply delivered");
+    to.sort_unstable();
+    let total = to.len();
+    to.dedup();
+    assert_eq!(
+        (total, to.len()),
+        (1000, 1000),
+        "each customer answered exactly once"
+    );
+}

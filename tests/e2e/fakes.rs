@@ -47,6 +47,29 @@ struct Inner {
     /// While set, every request fails this way (an outage).
     outage: Option<Failure>,
     next_id: u64,
+    /// Telegram updates queued for `getUpdates`, not yet confirmed by an offset.
+    updates: Vec<Value>,
+    /// Every `getUpdates` asked: the offset and the update ids returned (empty while held).
+    polls: Vec<Poll>,
+    /// How many times `deleteWebhook` was called.
+    webhook_deletions: u32,
+    /// Where WhatsApp status webhooks go, and the app secret that signs them; Meta posts
+    /// a `sent` status for every accepted message, echoing `biz_opaque_callback_data`.
+    status_hook: Option<(String, String)>,
+    /// Status bodies not yet accepted by the hook (Meta retries until a 2xx).
+    statuses: VecDeque<Value>,
+    status_enabled: bool,
+}
+
+/// One `getUpdates` call the fake received.
+#[derive(Clone, Debug)]
+pub(crate) struct Poll {
+    pub(crate) offset: Option<i64>,
+    pub(crate) returned: Vec<i64>,
+    /// When it arrived.
+    pub(crate) at: std::time::Instant,
+    /// Answered with a scripted failure.
+    pub(crate) failed: bool,
 }
 
 /// A running fake upstream.
@@ -78,9 +101,69 @@ impl Fake {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
+        tokio::spawn(fake.clone().deliver_statuses());
         Fake {
             base: format!("http://{addr}"),
             ..fake
+        }
+    }
+
+    /// From now on every accepted WhatsApp message gets a signed `sent` status webhook,
+    /// delivered to `url` (retried until it is accepted, as Meta does).
+    pub(crate) fn send_statuses_to(&self, url: &str, app_secret: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.status_enabled = true;
+        inner.status_hook = Some((url.to_string(), app_secret.to_string()));
+    }
+
+    fn queue_status(&self, account: &str, to: &str, wamid: &str, request: &Value) {
+        let mut inner = self.inner.lock().unwrap();
+        if !inner.status_enabled {
+            return;
+        }
+        let mut status = json!({"id": wamid, "status": "sent",
+            "timestamp": jiff::Timestamp::now().as_second().to_string(), "recipient_id": to});
+        if let Some(cb) = request.get("biz_opaque_callback_data") {
+            status["biz_opaque_callback_data"] = cb.clone();
+        }
+        inner.statuses.push_back(
+            json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398",
+            "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "905320000000", "phone_number_id": account},
+                "statuses": [status]}}]}]}),
+        );
+    }
+
+    /// Delivers queued status webhooks, in order, until each is accepted.
+    async fn deliver_statuses(self) {
+        let http = reqwest::Client::new();
+        loop {
+            let next = {
+                let inner = self.inner.lock().unwrap();
+                inner
+                    .status_hook
+                    .clone()
+                    .zip(inner.statuses.front().cloned())
+            };
+            let Some(((url, secret), body)) = next else {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            };
+            let raw = serde_json::to_vec(&body).unwrap();
+            let ok = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", meta_signature(&secret, &raw))
+                .body(raw)
+                .timeout(std::time::Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                self.inner.lock().unwrap().statuses.pop_front();
+            } else {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
         }
     }
 
@@ -100,6 +183,21 @@ impl Fake {
     /// Every request fails until `None`.
     pub(crate) fn outage(&self, failure: Option<Failure>) {
         self.inner.lock().unwrap().outage = failure;
+    }
+
+    /// Queues a Telegram update for `getUpdates` (long polling).
+    pub(crate) fn queue_update(&self, update: Value) {
+        self.inner.lock().unwrap().updates.push(update);
+    }
+
+    /// The `getUpdates` calls received so far.
+    pub(crate) fn polls(&self) -> Vec<Poll> {
+        self.inner.lock().unwrap().polls.clone()
+    }
+
+    /// How many times `deleteWebhook` was called.
+    pub(crate) fn webhook_deletions(&self) -> u32 {
+        self.inner.lock().unwrap().webhook_deletions
     }
 
     fn next(&self) -> Result<u64, Failure> {
@@ -211,6 +309,7 @@ async fn graph_messages(
             return bad_request("(#100) Param text['body'] is required");
         }
         fake.record(&account, v.clone());
+        fake.queue_status(&account, to, &format!("wamid.FAKE{id:06}"), &v);
         let wa_id = to.trim_start_matches('+').to_string();
         return axum::Json(json!({
             "messaging_product": "whatsapp",
@@ -231,7 +330,8 @@ async fn graph_messages(
         .into_response()
 }
 
-/// `POST /bot{token}/{method}` — sendMessage and answerCallbackQuery.
+/// `POST /bot{token}/{method}` — sendMessage, answerCallbackQuery, getUpdates and
+/// deleteWebhook.
 async fn telegram_method(
     State(fake): State<Fake>,
     Path((bot, method)): Path<(String, String)>,
@@ -260,6 +360,19 @@ async fn telegram_method(
         )
             .into_response();
     };
+    // Receiving, not sending: answered before the scripted failures, which are meant
+    // for sends.
+    match method.as_str() {
+        "getUpdates" => return telegram_get_updates(&fake, &v).await,
+        "deleteWebhook" => {
+            fake.inner.lock().unwrap().webhook_deletions += 1;
+            return axum::Json(
+                json!({"ok": true, "result": true, "description": "Webhook was deleted"}),
+            )
+            .into_response();
+        }
+        _ => {}
+    }
     let id = match fake.next() {
         Ok(id) => id,
         Err(f) => return failure_response(f),
@@ -287,6 +400,61 @@ async fn telegram_method(
             axum::Json(json!({"ok": true, "result": true})).into_response()
         }
         _ => (StatusCode::NOT_FOUND, axum::Json(json!({"ok": false, "error_code": 404, "description": "Not Found: method not found"}))).into_response(),
+    }
+}
+
+/// `getUpdates` as the Bot API documents it: `offset` confirms (forgets) every update
+/// with a smaller id; the answer lists the updates from `offset` on, oldest first, at
+/// most `limit` (default 100). Without any, the request is held up to `timeout`
+/// seconds (long polling) and answered as soon as one is queued.
+async fn telegram_get_updates(fake: &Fake, v: &Value) -> Response {
+    let offset = v["offset"].as_i64();
+    let limit = v["limit"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
+    let timeout = v["timeout"].as_u64().unwrap_or(0).min(50);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    // Recorded on arrival (a held request has asked already); filled in when answered.
+    // Scripted failures and outages apply to polling too (429 with retry_after, 5xx).
+    let (index, failure) = {
+        let mut inner = fake.inner.lock().unwrap();
+        let failure = match inner.outage.clone() {
+            Some(f) => Some(f),
+            None => inner.script.pop_front(),
+        };
+        inner.polls.push(Poll {
+            offset,
+            returned: Vec::new(),
+            at: std::time::Instant::now(),
+            failed: failure.is_some(),
+        });
+        (inner.polls.len() - 1, failure)
+    };
+    if let Some(f) = failure {
+        return failure_response(f);
+    }
+    loop {
+        let answer = {
+            let mut inner = fake.inner.lock().unwrap();
+            if let Some(o) = offset {
+                inner
+                    .updates
+                    .retain(|u| u["update_id"].as_i64().is_some_and(|id| id >= o));
+            }
+            let pending: Vec<Value> = inner.updates.iter().take(limit).cloned().collect();
+            if !pending.is_empty() || std::time::Instant::now() >= deadline {
+                let returned = pending
+                    .iter()
+                    .filter_map(|u| u["update_id"].as_i64())
+                    .collect();
+                inner.polls[index].returned = returned;
+                Some(pending)
+            } else {
+                None
+            }
+        };
+        if let Some(pending) = answer {
+            return axum::Json(json!({"ok": true, "result": pending})).into_response();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

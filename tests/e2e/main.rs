@@ -9,5 +9,6 @@ mod browser;
 mod channels;
 mod cli;
 mod eval;
+mod ops;
 mod resilience;
 mod webchat;
