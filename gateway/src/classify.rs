@@ -61,7 +61,7 @@ pub fn classify(
         .find(|t| t.id == id)
         .ok_or_else(|| unknown_tenant(id, config))?;
     let profile = tenant.profile().map_err(|m| anyhow!("tenant {id}: {m}"))?;
-    let a = intents::analyze(nlu, profile.niche.as_str(), text, &profile.timezone, now);
+    let a = nlu.analyze_tenant(id, profile.niche.as_str(), text, &profile.timezone, now);
     let confident =
         a.intent == intents::OUT_OF_SCOPE || a.confidence >= profile.confidence_threshold;
     let (intent, guess) = if confident {
@@ -92,7 +92,16 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<()> {
     if !config.tenants.iter().any(|t| t.id == args.tenant) {
         return Err(unknown_tenant(&args.tenant, &config));
     }
-    let nlu = intents::Nlu::builtin().context("training the built-in models")?;
+    let mut nlu = intents::Nlu::builtin().context("training the built-in models")?;
+    // The tenant's own examples and intents, as the server loads them.
+    if let Some(t) = config.tenants.iter().find(|t| t.id == args.tenant)
+        && let Some(file) = &t.intents_file
+    {
+        let examples =
+            intents::read_examples(file).with_context(|| format!("{}", file.display()))?;
+        nlu.add_tenant(&t.id, &t.niche, examples)
+            .with_context(|| format!("tenant {}: {}", t.id, file.display()))?;
+    }
     let text = args.text.join(" ");
     let out = classify(&nlu, &config, &args.tenant, &text, jiff::Timestamp::now())?;
     println!("{}", serde_json::to_string(&out)?);

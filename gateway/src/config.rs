@@ -290,6 +290,17 @@ pub struct TenantConfig {
     pub hours: BTreeMap<String, String>,
     #[serde(default = "default_threshold")]
     pub confidence_threshold: f32,
+    /// The tenant's own intent examples (JSON Lines, as the intent dataset format):
+    /// more examples for shipped intents, or intents of its own.
+    #[serde(default)]
+    pub intents_file: Option<PathBuf>,
+    /// Whether unsure messages may be sent (PII masked) to the configured LLM. Default:
+    /// yes, except for health tenants (KVKK: only with a vendor contract on record).
+    #[serde(default)]
+    pub llm: Option<bool>,
+    /// The tenant's LLM token budget per day (Istanbul calendar day).
+    #[serde(default)]
+    pub llm_daily_tokens: Option<u64>,
     pub whatsapp: Option<WhatsappConfig>,
     pub instagram: Option<InstagramConfig>,
     pub telegram: Option<TelegramConfig>,

@@ -64,6 +64,8 @@ pub struct Runtime {
     pub senders: crate::senders::Senders,
     /// The time flows see (the system clock; a fixed one in conversation tests).
     pub clock: Arc<dyn flows::Clock>,
+    /// Local model first, the LLM (when configured and allowed) when it is unsure.
+    pub cascade: Arc<intents::cascade::Cascade>,
 }
 
 /// Parts a caller may bring instead of having [`Runtime::build_with`] make them.
@@ -114,10 +116,43 @@ impl Runtime {
             Some(url) => Arc::new(store::RedisHot::connect(url).await?),
             None => Arc::new(store::InProcessHot::new()),
         };
-        let nlu = match parts.nlu {
+        let mut nlu = match parts.nlu {
             Some(n) => n,
             None => Arc::new(intents::Nlu::builtin()?),
         };
+        let with_examples: Vec<_> = config
+            .tenants
+            .iter()
+            .filter_map(|t| t.intents_file.as_ref().map(|f| (t, f)))
+            .collect();
+        if !with_examples.is_empty() {
+            let mut own = (*nlu).clone();
+            for (t, file) in with_examples {
+                let examples = intents::read_examples(file)
+                    .map_err(|e| anyhow::anyhow!("tenant {}: {}: {e}", t.id, file.display()))?;
+                own.add_tenant(&t.id, &t.niche, examples)
+                    .map_err(|e| anyhow::anyhow!("tenant {}: {}: {e}", t.id, file.display()))?;
+            }
+            nlu = Arc::new(own);
+        }
+        let llm = match &config.upstreams.llm {
+            Some(l) => {
+                let mut cfg = intents::llm::LlmConfig::new(&l.base_url, &l.model);
+                if let Some(key) = secret(l.api_key_env.as_deref()) {
+                    cfg = cfg.with_api_key(key);
+                }
+                let classifier = intents::llm::LlmClassifier::new(cfg)
+                    .map_err(|e| anyhow::anyhow!("upstreams.llm: {e}"))?;
+                for t in &config.tenants {
+                    if let Some(n) = t.llm_daily_tokens {
+                        classifier.budget().set_limit(&t.id, n);
+                    }
+                }
+                Some(classifier)
+            }
+            None => None,
+        };
+        let cascade = Arc::new(intents::cascade::Cascade::new(nlu.clone(), llm));
         let clock = parts.clock.unwrap_or_else(|| Arc::new(flows::SystemClock));
 
         let mut demo_keys = Vec::new();
@@ -204,6 +239,7 @@ impl Runtime {
             instagram_accounts,
             senders,
             clock,
+            cascade,
             config,
             source,
             store,

@@ -58,7 +58,7 @@ async fn drain(rt: &Runtime, claim: &Claim) -> Result<(usize, bool), StoreError>
         let last = items.len() - 1;
         for (i, item) in items.iter().enumerate() {
             let started = std::time::Instant::now();
-            let mut turn = decide(rt, &conversation, item);
+            let mut turn = decide(rt, &conversation, item).await;
             turn.release = i == last;
             let replies = turn.outgoing.len();
             let released = rt.store.commit_turn(&turn).await?;
@@ -78,7 +78,7 @@ async fn drain(rt: &Runtime, claim: &Claim) -> Result<(usize, bool), StoreError>
 
 /// Turns one inbox item into the turn to commit. Never fails: an item we cannot read
 /// is committed with no actions (and logged), so it cannot block the conversation.
-pub fn decide(rt: &Runtime, conversation: &ConversationRecord, item: &InboxItem) -> Turn {
+pub async fn decide(rt: &Runtime, conversation: &ConversationRecord, item: &InboxItem) -> Turn {
     let now = rt.clock.now();
     let state = ConversationState::from_json(&conversation.state);
     let mut turn = Turn {
@@ -100,20 +100,23 @@ pub fn decide(rt: &Runtime, conversation: &ConversationRecord, item: &InboxItem)
         tracing::warn!(tenant = %conversation.tenant, inbox = item.id, "tenant no longer configured; event skipped");
         return turn;
     };
-    let (event, message_seq, analysis) = match to_event(rt, &tenant.profile, now, item) {
+    let (event, message_seq, analysis) = match to_event(rt, tenant, now, item).await {
         Ok(x) => x,
         Err(why) => {
             tracing::warn!(tenant = %conversation.tenant, inbox = item.id, %why, "unreadable inbox event skipped");
             return turn;
         }
     };
-    if let (Some(seq), Some(a)) = (message_seq, &analysis) {
+    if let (Some(seq), Some((a, how))) = (message_seq, &analysis) {
         turn.annotate = Some((
             seq,
             serde_json::json!({
                 "intent": a.intent,
                 "confidence": a.confidence,
-                "path": "local",
+                "path": how.path.as_str(),
+                "reason": how.path.reason(),
+                "prompt": how.prompt,
+                "tokens": how.tokens,
                 "entities": a.entities,
                 "language": a.language,
                 "sentiment": a.sentiment,
@@ -159,14 +162,22 @@ fn apply(turn: &mut Turn, actions: Vec<Action>) {
     }
 }
 
+/// How a message was understood: which path answered, with which prompt, at what cost.
+struct How {
+    path: intents::cascade::Path,
+    prompt: Option<prompts::PromptId>,
+    tokens: u32,
+}
+
 /// Reads an inbox item as an engine event; for customer messages also the message seq
-/// and what the NLU made of it.
-fn to_event(
+/// and what the NLU made of it (local model first, the LLM when it is unsure).
+async fn to_event(
     rt: &Runtime,
-    profile: &flows::TenantProfile,
+    tenant: &crate::runtime::Tenant,
     now: jiff::Timestamp,
     item: &InboxItem,
-) -> Result<(Event, Option<i64>, Option<intents::Analysis>), String> {
+) -> Result<(Event, Option<i64>, Option<(intents::Analysis, How)>), String> {
+    let profile = &tenant.profile;
     let kind = item
         .event
         .get("kind")
@@ -177,16 +188,35 @@ fn to_event(
             let inbound: Inbound = serde_json::from_value(item.event["inbound"].clone())
                 .map_err(|e| format!("inbound: {e}"))?;
             let seq = item.event.get("message").and_then(|s| s.as_i64());
-            let analysis = inbound.content.text().map(|text| {
-                intents::analyze(
-                    &rt.nlu,
-                    profile.niche.as_str(),
-                    text,
-                    &profile.timezone,
-                    now,
-                )
-            });
-            let understanding = analysis.as_ref().map(|a| Understanding {
+            let niche = profile.niche.as_str();
+            let analysis = match inbound.content.text() {
+                Some(text) => {
+                    let mut a =
+                        rt.nlu
+                            .analyze_tenant(&profile.id, niche, text, &profile.timezone, now);
+                    let llm_allowed = tenant
+                        .config
+                        .llm
+                        .unwrap_or_else(|| intents::cascade::llm_allowed_by_default(niche));
+                    let input = intents::cascade::CascadeInput::new(&profile.id, niche, text)
+                        .threshold(profile.confidence_threshold)
+                        .llm_allowed(llm_allowed)
+                        .business(&profile.name);
+                    let out = rt.cascade.understand(&input).await;
+                    a.intent = out.prediction.intent.clone();
+                    a.confidence = out.prediction.confidence;
+                    Some((
+                        a,
+                        How {
+                            path: out.path,
+                            prompt: out.prompt,
+                            tokens: out.tokens,
+                        },
+                    ))
+                }
+                None => None,
+            };
+            let understanding = analysis.as_ref().map(|(a, _)| Understanding {
                 intent: a.intent.clone(),
                 confidence: a.confidence,
             });

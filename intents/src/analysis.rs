@@ -40,7 +40,12 @@ pub fn analyze(nlu: &Nlu, niche: &str, text: &str, tz: &str, now: jiff::Timestam
 
 /// [`analyze`] with a prepared [`Context`] (the time zone looked up once).
 pub fn analyze_with(nlu: &Nlu, text: &str, ctx: &Context) -> Analysis {
-    let p = nlu.classify(&ctx.niche, text);
+    analyze_prediction(nlu.classify(&ctx.niche, text), text, ctx)
+}
+
+/// The analysis of `text` around an intent prediction already made (by the
+/// niche model or a tenant's).
+pub(crate) fn analyze_prediction(p: crate::Prediction, text: &str, ctx: &Context) -> Analysis {
     let doc = Doc::new(text);
     Analysis {
         intent: p.intent,

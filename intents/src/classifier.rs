@@ -76,6 +76,32 @@ pub enum TrainError {
     /// Shipped or supplied training data did not parse.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    /// A tenant example's intent name is not `^[a-z][a-z0-9_]{1,63}$`.
+    #[error(
+        "example {index}: intent name {intent:?} is not valid: it must be a lowercase ASCII letter \
+         followed by 1 to 63 lowercase ASCII letters, digits or underscores (^[a-z][a-z0-9_]{{1,63}}$)"
+    )]
+    InvalidIntentName {
+        /// Position of the example.
+        index: usize,
+        /// The name given.
+        intent: String,
+    },
+    /// A tenant's new intent has too few examples to be learnt.
+    #[error(
+        "new intent {intent:?} has {count} distinct example(s); at least {min} are needed to learn it"
+    )]
+    TooFewExamples {
+        /// The intent.
+        intent: String,
+        /// Its distinct examples (after folding).
+        count: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// A tenant model was asked for a niche without shipped data.
+    #[error("unknown niche {0:?}: expected ecommerce, dental, aesthetic, health or general")]
+    UnknownNiche(String),
 }
 
 /// Why a model file could not be loaded.

@@ -23,6 +23,7 @@
 //! [`niche_heldout`]).
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 use crate::classifier::Example;
 use crate::normalize::fold;
@@ -57,32 +58,99 @@ const NICHE_HELDOUT: &[(&str, &[&str])] = &[
 /// The niches with their own models.
 pub const NICHES: [&str; 4] = ["ecommerce", "dental", "aesthetic", "health"];
 
-/// A line of a data file that did not parse.
-#[derive(Debug, thiserror::Error)]
-#[error("line {line}: {source}")]
+/// A data file, or a line of one, that could not be read.
+///
+/// Displays as `FILE: line N: what` (`FILE: what` when the file as a whole
+/// could not be read; no `FILE` for text parsed from memory).
+#[derive(Debug)]
 pub struct DataError {
-    /// 1-based line number.
+    /// The file, when read from one.
+    pub path: Option<PathBuf>,
+    /// 1-based line number; 0 when the file could not be read at all.
     pub line: usize,
-    /// What was wrong with it.
-    #[source]
-    pub source: serde_json::Error,
+    /// What was wrong.
+    pub kind: DataErrorKind,
 }
 
-/// Parses the JSON-lines format described in the module docs.
+/// What was wrong in a [`DataError`].
+#[derive(Debug, thiserror::Error)]
+pub enum DataErrorKind {
+    /// The file could not be read.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Not a JSON object with string `text` and `intent` fields.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// A required field is empty (or only whitespace).
+    #[error("\"{0}\" is empty")]
+    Empty(&'static str),
+}
+
+impl std::fmt::Display for DataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(path) = &self.path {
+            write!(f, "{}: ", path.display())?;
+        }
+        if self.line > 0 {
+            write!(f, "line {}: ", self.line)?;
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+impl std::error::Error for DataError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            DataErrorKind::Io(e) => Some(e),
+            DataErrorKind::Json(e) => Some(e),
+            DataErrorKind::Empty(_) => None,
+        }
+    }
+}
+
+/// Parses the JSON-lines format described in the module docs: `text` and
+/// `intent` are required and must not be empty (the error names the line).
 pub fn parse_jsonl(src: &str) -> Result<Vec<Example>, DataError> {
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     let mut out = Vec::new();
     for (i, line) in src.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with("//") {
             continue;
         }
-        let ex: Example = serde_json::from_str(line).map_err(|source| DataError {
+        let err = |kind: DataErrorKind| DataError {
+            path: None,
             line: i + 1,
-            source,
-        })?;
+            kind,
+        };
+        let ex: Example = serde_json::from_str(line).map_err(|e| err(e.into()))?;
+        if ex.text.trim().is_empty() {
+            return Err(err(DataErrorKind::Empty("text")));
+        }
+        if ex.intent.trim().is_empty() {
+            return Err(err(DataErrorKind::Empty("intent")));
+        }
         out.push(ex);
     }
     Ok(out)
+}
+
+/// Reads examples from a JSON-lines file in the intent dataset format of
+/// `spec/formats.md` (`{"text", "intent", …}` a line; other fields such as
+/// `niche`, `lang` and `entities` ignored; blank and `//` lines skipped):
+/// a tenant's extra examples for [`crate::Nlu::add_tenant`]. The error
+/// names the file and the line.
+pub fn read_examples(path: impl AsRef<Path>) -> Result<Vec<Example>, DataError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| DataError {
+        path: Some(path.to_owned()),
+        line: 0,
+        kind: e.into(),
+    })?;
+    parse_jsonl(&text).map_err(|e| DataError {
+        path: Some(path.to_owned()),
+        ..e
+    })
 }
 
 /// The general training examples (every niche).

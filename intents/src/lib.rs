@@ -20,22 +20,32 @@
 //!   prediction, model files.
 //! - [`data`]: the shipped JSON-lines training data and its parser.
 //! - [`Nlu`] (here): the per-niche models the gateway calls.
+//! - [`tenant`]: per-tenant models (niche data + the tenant's examples).
+//! - [`catalog`]: one-line descriptions of the shipped intents.
+//! - [`llm`]: the LLM classifier (OpenAI-compatible chat completions,
+//!   masked text, closed-list JSON schema, deadline, retries, token budget).
+//! - [`cascade`]: local model first, the LLM when it is unsure.
 
 pub mod analysis;
+pub mod cascade;
+pub mod catalog;
 pub mod classifier;
 pub mod data;
 pub mod entities;
 mod features;
 pub mod lang;
+pub mod llm;
 pub mod mask;
 pub mod normalize;
 pub mod sentiment;
+pub mod tenant;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use analysis::{Analysis, analyze};
 pub use classifier::{Classifier, Example, ModelError, TrainConfig, TrainError};
+pub use data::read_examples;
 pub use features::FeatureConfig;
 
 /// The intent of anything the models do not cover, and the answer below the
@@ -115,6 +125,8 @@ impl Prediction {
 pub struct Nlu {
     general: Arc<Classifier>,
     niches: HashMap<String, Arc<Classifier>>,
+    /// Per-tenant models ([`tenant`]).
+    tenants: tenant::TenantModels,
 }
 
 impl Nlu {
@@ -155,6 +167,7 @@ impl Nlu {
         Ok(Nlu {
             general: Arc::clone(&models[0]),
             niches,
+            tenants: Default::default(),
         })
     }
 
@@ -166,6 +179,7 @@ impl Nlu {
         Nlu {
             general: Arc::new(general),
             niches: niches.into_iter().map(|(n, c)| (n, Arc::new(c))).collect(),
+            tenants: Default::default(),
         }
     }
 

@@ -11,6 +11,10 @@ mod understanding;
 
 mod niches;
 
+mod llm;
+
+mod tenants;
+
 /// Held-out accuracy floor, set from measurement (see docs/nlu.md) with a
 /// margin; a data or model change that falls below it fails the build.
 const HELDOUT_FLOOR: f32 = 0.92;

@@ -121,7 +121,10 @@ async fn connect_picks_the_backend_from_the_url() {
         .unwrap_or_else(|_| store::postgres::DEFAULT_TEST_URL.into());
     let name = format!("kopru_connect_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::PgPool::connect(&pg).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
     let url = match pg.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
         None => panic!("test URL without a database: {pg}"),
@@ -130,7 +133,10 @@ async fn connect_picks_the_backend_from_the_url() {
     assert_eq!(pg_store.backend(), "postgres");
     pg_store.ping().await.unwrap();
     drop(pg_store);
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

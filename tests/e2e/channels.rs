@@ -710,3 +710,76 @@ async fn a_server_killed_with_1000_replies_queued_delivers_all_once_after_restar
         "each customer answered exactly once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsure_messages_go_to_the_llm_masked_and_health_tenants_stay_local() {
+    let fake = Fake::start(UPSTREAM_TOKEN).await;
+    fake.llm_answers("business_hours");
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ServerOptions::new(Stores::Embedded, dir.path());
+    opts.env = channel_env(&fake);
+    opts.env.push((
+        "KOPRU_UPSTREAMS__LLM".into(),
+        format!(
+            "{{ base_url = \"{}/v1\", model = \"fake-model\" }}",
+            fake.base
+        ),
+    ));
+    let server = Server::start(&opts).unwrap();
+
+    // Nothing the local model knows, plus personal data that must not leave.
+    let odd = "zqxv plorb 05551112233 ayse@example.com";
+    let mut shop = Chat::connect(&server.ws_url("demo-shop"), None, 0)
+        .await
+        .unwrap();
+    let reply = shop.ask(odd).await.unwrap();
+    assert!(
+        reply.contains("09:00"),
+        "the LLM's intent was used: {reply}"
+    );
+    let requests = fake.llm_requests();
+    assert_eq!(requests.len(), 1);
+    let sent = requests[0].to_string();
+    assert!(
+        !sent.contains("5551112233") && !sent.contains("ayse@example.com"),
+        "masked: {sent}"
+    );
+    assert!(
+        sent.contains("json_schema"),
+        "structured output asked: {sent}"
+    );
+    let (_, list) = server
+        .api("/api/v1/conversations", Some("test-key-shop"))
+        .await
+        .unwrap();
+    let id = list["conversations"][0]["id"].as_i64().unwrap();
+    let (_, conv) = server
+        .api(
+            &format!("/api/v1/conversations/{id}"),
+            Some("test-key-shop"),
+        )
+        .await
+        .unwrap();
+    let meta = &conv["messages"][0]["meta"];
+    assert_eq!(meta["path"], "llm", "{meta}");
+    assert_eq!(meta["intent"], "business_hours");
+    assert_eq!(meta["prompt"]["name"], "intent_classifier");
+    assert_eq!(meta["tokens"], 326);
+    assert!(
+        meta["prompt"]["hash"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64),
+        "{meta}"
+    );
+
+    // A health tenant keeps patients' words local (KVKK) unless configured otherwise.
+    let mut clinic = Chat::connect(&server.ws_url("demo-saglik"), None, 0)
+        .await
+        .unwrap();
+    clinic.ask(odd).await.unwrap();
+    assert_eq!(
+        fake.llm_requests().len(),
+        1,
+        "not sent for the health tenant"
+    );
+}

@@ -59,6 +59,9 @@ struct Inner {
     /// Status bodies not yet accepted by the hook (Meta retries until a 2xx).
     statuses: VecDeque<Value>,
     status_enabled: bool,
+    /// Chat-completions requests received, and the intent the fake LLM answers with.
+    llm_requests: Vec<Value>,
+    llm_intent: Option<String>,
 }
 
 /// One `getUpdates` call the fake received.
@@ -92,6 +95,7 @@ impl Fake {
         };
         let app = Router::new()
             .route("/v21.0/{account}/messages", post(graph_messages))
+            .route("/v1/chat/completions", post(chat_completions))
             .route("/{bot}/{method}", post(telegram_method))
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -165,6 +169,15 @@ impl Fake {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         }
+    }
+
+    /// The fake LLM answers every classification with `intent` (confidence 0.93).
+    pub(crate) fn llm_answers(&self, intent: &str) {
+        self.inner.lock().unwrap().llm_intent = Some(intent.to_string());
+    }
+
+    pub(crate) fn llm_requests(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().llm_requests.clone()
     }
 
     pub(crate) fn graph_api(&self) -> String {
@@ -464,4 +477,34 @@ pub(crate) fn meta_signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// `POST /v1/chat/completions`: an OpenAI-compatible endpoint answering with structured
+/// output (the `content` is the JSON the schema asks for) and token usage.
+async fn chat_completions(State(fake): State<Fake>, body: Bytes) -> Response {
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                json!({"error": {"message": "invalid JSON", "type": "invalid_request_error"}}),
+            ),
+        )
+            .into_response();
+    };
+    let intent = {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.llm_requests.push(v.clone());
+        inner
+            .llm_intent
+            .clone()
+            .unwrap_or_else(|| "out_of_scope".into())
+    };
+    let content = json!({"intent": intent, "confidence": 0.93}).to_string();
+    axum::Json(json!({
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_767_225_600,
+        "model": v["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 312, "completion_tokens": 14, "total_tokens": 326}
+    }))
+    .into_response()
 }
