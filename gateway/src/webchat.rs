@@ -298,7 +298,8 @@ impl Session {
         };
         match ingest(&self.rt, &inbound).await {
             Ok(done) => {
-                if self.conversation.is_none() {
+                let first = self.conversation.is_none();
+                if first {
                     self.conversation = match done.conversation {
                         Some(c) => Some(c),
                         None => self
@@ -315,6 +316,9 @@ impl Session {
                             .map(|c| c.id),
                     };
                 }
+                // The echo follows through the conversation's wake-up (published by
+                // `ingest`), as it does in every other tab and replica; the first message
+                // of a new conversation came before this socket could listen for it.
                 send(
                     tx,
                     &ServerFrame::Ack {
@@ -323,7 +327,7 @@ impl Session {
                     },
                 )
                 .await
-                    && self.flush(tx).await
+                    && (!first || self.flush(tx).await)
             }
             Err(e) => {
                 tracing::warn!(tenant = %self.tenant.config.id, error = %e, "web chat message not stored");

@@ -12,14 +12,20 @@ use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Notice, OutboxItem};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 
 /// Starts every worker; they stop when `shutdown` turns true.
 pub fn spawn_all(rt: &Arc<Runtime>, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let mut handles = Vec::new();
+    let wake = Arc::new(Notify::new());
+    handles.push(tokio::spawn(forward_inbox_notices(
+        rt.hot.subscribe(),
+        wake.clone(),
+        shutdown.clone(),
+    )));
     for i in 0..rt.config.workers.inbox.max(1) {
-        handles.push(tokio::spawn(inbox_worker(rt.clone(), shutdown.clone(), i)));
+        handles.push(tokio::spawn(inbox_worker(rt.clone(), shutdown.clone(), i, wake.clone())));
     }
     handles.push(tokio::spawn(outbox_worker(rt.clone(), shutdown.clone())));
     handles.push(tokio::spawn(timer_worker(rt.clone(), shutdown.clone())));
@@ -54,9 +60,38 @@ async fn wait(
     }
 }
 
-async fn inbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>, index: usize) {
-    let mut notices = rt.hot.subscribe();
+/// Turns "new inbox items" notices into one worker's wake-up (not all of them: a claim
+/// is a write, and every idle worker trying at once would queue on the writer).
+async fn forward_inbox_notices(
+    mut notices: broadcast::Receiver<Notice>,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            n = notices.recv() => match n {
+                Ok(Notice::Inbox) | Err(broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn inbox_worker(
+    rt: Arc<Runtime>,
+    mut shutdown: watch::Receiver<bool>,
+    index: usize,
+    wake: Arc<Notify>,
+) {
     let mut backoff = Duration::from_millis(50);
+    // One worker polls as a fallback for lost wake-ups; the others wait to be woken.
+    let idle = if index == 0 {
+        rt.poll()
+    } else {
+        Duration::from_secs(5)
+    };
     while !*shutdown.borrow() {
         match rt
             .store
@@ -65,18 +100,20 @@ async fn inbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>, ind
         {
             Ok(Some(claim)) => {
                 backoff = Duration::from_millis(50);
+                // There may be more: let a peer look while this one works.
+                wake.notify_one();
                 if let Err(e) = crate::turns::run_claim(&rt, &claim).await {
                     tracing::warn!(worker = index, tenant = %claim.tenant, conversation = claim.conversation, error = %e, "conversation turn failed; will retry");
                     m::worker_error("inbox");
                 }
             }
             Ok(None) => {
-                if !wait(&mut notices, &mut shutdown, rt.poll(), |n| {
-                    matches!(n, Notice::Inbox)
-                })
-                .await
-                {
-                    break;
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(idle) => {}
+                    changed = shutdown.changed() => {
+                        if changed.is_err() || *shutdown.borrow() { break; }
+                    }
                 }
             }
             Err(e) => {

@@ -10,7 +10,7 @@
 //! ```
 //! # let mut nlu = intents::Nlu::builtin().unwrap();
 //! let extra: Vec<intents::Example> = [
-//!     "kargo ücreti ne kadar", "kargo ucreti ne kadar", "kargo bedava mı",
+//!     "kargo ücreti ne kadar", "kargo parası kaç lira", "kargo bedava mı",
 //!     "kargo parası ne kadar tutuyor", "gönderim ücreti ne kadar",
 //!     "kargo ücretini kim ödüyor", "kaç liradan sonra kargo bedava",
 //!     "ücretsiz kargo var mı", "kargo fiyatı ne", "kargo için ne kadar ödeyeceğim",
@@ -45,8 +45,8 @@ use crate::{Nlu, Prediction, data};
 /// The fewest distinct examples an intent the niche does not ship needs.
 pub const MIN_NEW_INTENT_EXAMPLES: usize = 10;
 
-/// The niche names [`train`] accepts: [`data::NICHES`] and `general` (the
-/// shared model's data).
+/// The niche name of the shared general data: [`train`] accepts it besides
+/// [`data::NICHES`].
 pub const GENERAL: &str = "general";
 
 /// One tenant's model and the niche it was trained for.

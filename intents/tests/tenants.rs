@@ -439,6 +439,9 @@ fn tenant_timings() {
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(f64::total_cmp);
+        let size = nlu.tenant_model("t0", niche).to_json().len();
+        let heldout = data::niche_heldout(niche).len() + data::general_heldout().len();
+        eprintln!("{niche}: model file {size} bytes; held-out rows {heldout}");
         let n = intents::tenant::training_set(niche, &kargo_examples())
             .unwrap()
             .len();

@@ -289,11 +289,8 @@ macro_rules! impl_sql_store {
             ) -> $crate::Result<$crate::Accepted> {
                 let tenant = inbound.tenant.as_str();
                 let channel = inbound.channel;
-                if let Some(first) =
-                    find_inbound(self.reader(), tenant, channel, &inbound.provider_id).await?
-                {
-                    return Ok(first);
-                }
+                // No read first: the unique key decides, inside the transaction (a
+                // duplicate is rare; a read before every message is not).
                 let now_ms = $crate::sql::ms(now);
                 let referral = inbound
                     .referral
@@ -528,7 +525,8 @@ macro_rules! impl_sql_store {
                 let row = sqlx::query(&format!(
                     "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
                      JOIN contacts k ON k.id = c.contact_id \
-                     WHERE c.tenant = $1 AND c.channel = $2 AND k.tenant = $1 AND k.handle = $3"
+                     WHERE c.tenant = $1 AND c.channel = $2 AND k.tenant = $1 AND k.channel = $2 \
+                     AND k.handle = $3"
                 ))
                 .bind(tenant)
                 .bind(channel.as_str())
@@ -704,9 +702,12 @@ macro_rules! impl_sql_store {
                 let mut tx = self.write_tx().await?;
                 // 1. Lock due rows, oldest first, skipping rows another claimer holds.
                 let picked: Vec<(i64, i64)> = sqlx::query_as(concat!(
-                    "SELECT id, conversation_id FROM outbox \
-                     WHERE (status = 'queued' AND next_attempt_at <= $1) \
-                     OR (status = 'leased' AND lease_until < $1) \
+                    // Each half of the condition reads its own partial index; an OR
+                    // over both would scan the whole (ever-growing) table.
+                    "SELECT id, conversation_id FROM outbox WHERE id IN ( \
+                     SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 \
+                     UNION ALL \
+                     SELECT id FROM outbox WHERE status = 'leased' AND lease_until < $1) \
                      ORDER BY id LIMIT $2",
                     $claim_rows
                 ))

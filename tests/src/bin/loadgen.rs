@@ -143,7 +143,7 @@ async fn whatsapp(args: Args) -> anyhow::Result<()> {
             "field": "messages", "value": {"messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "905320000000", "phone_number_id": args.phone_number_id},
             "contacts": [{"profile": {"name": "Yük Testi"}, "wa_id": from}],
-            "messages": [{"from": from, "id": format!("wamid.LOAD{run}{i}"), "timestamp": "1767225600",
+            "messages": [{"from": from, "id": format!("wamid.LOAD{run}{i}"), "timestamp": jiff::Timestamp::now().as_second().to_string(),
                 "type": "text", "text": {"body": TEXTS[i as usize % TEXTS.len()]}}]}}]}]});
         let raw = serde_json::to_vec(&body)?;
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(args.app_secret.as_bytes())?;
