@@ -25,7 +25,12 @@ pub fn spawn_all(rt: &Arc<Runtime>, shutdown: &watch::Receiver<bool>) -> Vec<Joi
         shutdown.clone(),
     )));
     for i in 0..rt.config.workers.inbox.max(1) {
-        handles.push(tokio::spawn(inbox_worker(rt.clone(), shutdown.clone(), i, wake.clone())));
+        handles.push(tokio::spawn(inbox_worker(
+            rt.clone(),
+            shutdown.clone(),
+            i,
+            wake.clone(),
+        )));
     }
     handles.push(tokio::spawn(outbox_worker(rt.clone(), shutdown.clone())));
     handles.push(tokio::spawn(timer_worker(rt.clone(), shutdown.clone())));
