@@ -37,6 +37,8 @@ pub struct Classified {
     pub intent: String,
     pub confidence: f32,
     pub path: AnswerPath,
+    /// LLM tokens spent on this message (0 on the local path).
+    pub tokens: u32,
 }
 
 /// What is evaluated: a classifier with one model per niche.
@@ -151,6 +153,7 @@ impl IntentModel for LocalModel<'_> {
             intent: p.intent,
             confidence: p.confidence,
             path: AnswerPath::Local,
+            tokens: 0,
         }
     }
 
@@ -234,6 +237,8 @@ pub struct IntentEval {
     pub entity_accuracy: BTreeMap<String, f64>,
     /// How many rows each path answered (`local`, `llm`).
     pub path: BTreeMap<String, usize>,
+    /// LLM tokens spent over the dataset (the cost of the LLM path).
+    pub llm_tokens: u64,
     /// Expected intents the model does not know, with their row counts (each such
     /// row counted as an error).
     pub unknown_intents: BTreeMap<String, usize>,
@@ -313,12 +318,14 @@ pub fn evaluate(
         .into_iter()
         .collect();
     let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
+    let mut llm_tokens = 0u64;
     let mut entity_counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (i, (row, niche)) in rows.iter().zip(&niches).enumerate() {
         let started = Instant::now();
         let answer = model.classify(niche, &row.text);
         latencies.push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
         *path.entry(answer.path.as_str().to_string()).or_default() += 1;
+        llm_tokens += u64::from(answer.tokens);
         if !model.knows(niche, &row.intent) {
             *unknown.entry(row.intent.clone()).or_default() += 1;
         }
@@ -357,6 +364,7 @@ pub fn evaluate(
             .map(|(k, (ok, n))| (k, ((ok as f64 / n as f64) * 1000.0).round() / 1000.0))
             .collect(),
         path,
+        llm_tokens,
         unknown_intents: unknown,
         model: model_info,
         baseline: None,
@@ -386,6 +394,7 @@ mod tests {
                 intent: intent.into(),
                 confidence: 0.9,
                 path: AnswerPath::Local,
+                tokens: 0,
             }
         }
         fn knows(&self, _: &str, intent: &str) -> bool {

@@ -53,7 +53,13 @@ pub fn text(e: &IntentEval) -> String {
         r.n, r.accuracy, r.macro_f1
     );
     let paths: Vec<String> = e.path.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    let _ = writeln!(out, "{}; answered by: {}", models_line(e), paths.join(", "));
+    let _ = writeln!(
+        out,
+        "{}; answered by: {}; LLM tokens: {}",
+        models_line(e),
+        paths.join(", "),
+        e.llm_tokens
+    );
     let _ = writeln!(
         out,
         "latency per message: p50 {} µs, p99 {} µs",
@@ -242,6 +248,7 @@ pub fn html(e: &IntentEval, title: &str) -> String {
     );
     let paths: Vec<String> = e.path.iter().map(|(k, v)| format!("{k} {v}")).collect();
     row("answered by", paths.join(", "));
+    row("LLM tokens", e.llm_tokens.to_string());
     row("model", models_line(e).trim_start_matches("model: ").into());
     if !e.unknown_intents.is_empty() {
         let list: Vec<String> = e
@@ -379,6 +386,7 @@ mod tests {
             report: IntentReport::compute(&p, &[3, 5]),
             entity_accuracy: BTreeMap::new(),
             path: [("local".to_string(), p.len())].into_iter().collect(),
+            llm_tokens: 0,
             unknown_intents: BTreeMap::new(),
             model: serde_json::json!({"niches": {"dental": {"kind": "local", "intents": 12}}, "threshold": 0.5, "entities": null}),
             baseline: None,

@@ -18,7 +18,7 @@ use channels::{Channel, Contact, Content, Inbound, OutContent};
 use eval::conversation::{
     ConversationDriver, DriverError, LeadOutcome, Outcome, Start, TurnOutcome, UserMessage,
 };
-use eval::intent_eval::{EntityExtractor, LocalEntities, LocalModel, NicheChoice};
+use eval::intent_eval::{EntityExtractor, IntentModel, LocalEntities, LocalModel, NicheChoice};
 use jiff::Timestamp;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -111,9 +111,9 @@ impl Progress {
 /// Runs `kopru eval intents`.
 pub async fn intents(args: IntentsArgs) -> anyhow::Result<()> {
     let rows = eval::read_jsonl(&args.dataset)?;
+    let (config, _) = Config::load(args.config.as_deref(), std::env::vars())?;
     let (choice, tenant_threshold, what) = match (&args.tenant, &args.niche) {
         (Some(id), _) => {
-            let (config, _) = Config::load(args.config.as_deref(), std::env::vars())?;
             let t = config
                 .tenants
                 .iter()
@@ -135,16 +135,36 @@ pub async fn intents(args: IntentsArgs) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&threshold) {
         bail!("--threshold {threshold} is not between 0 and 1");
     }
-    let nlu = intents::Nlu::builtin().context("training the built-in models")?;
-    let model = LocalModel {
+    let nlu = std::sync::Arc::new(intents::Nlu::builtin().context("training the built-in models")?);
+    let local = LocalModel {
         nlu: &nlu,
         threshold,
+    };
+    // With `[upstreams] llm` configured, the same cascade as the server answers: the
+    // report then counts the LLM path and its token cost.
+    let cascade = crate::runtime::build_llm(&config)?.map(|llm| CascadeModel {
+        cascade: intents::cascade::Cascade::new(nlu.clone(), Some(llm)),
+        local: LocalModel {
+            nlu: &nlu,
+            threshold,
+        },
+        tenant: args.tenant.clone().unwrap_or_else(|| "eval".into()),
+        threshold,
+        llm_allowed: args
+            .tenant
+            .as_ref()
+            .and_then(|id| config.tenants.iter().find(|t| &t.id == id))
+            .and_then(|t| t.llm),
+    });
+    let model: &dyn IntentModel = match &cascade {
+        Some(c) => c,
+        None => &local,
     };
     let local_entities = LocalEntities::istanbul_now();
     let extractor: Option<&dyn EntityExtractor> = Some(&local_entities);
     let mut progress = Progress::new("eval intents");
     let result =
-        eval::intent_eval::evaluate(&rows, &choice, &model, threshold, extractor, &mut |d, t| {
+        eval::intent_eval::evaluate(&rows, &choice, model, threshold, extractor, &mut |d, t| {
             progress.tick(d, t)
         });
     progress.done();
@@ -494,6 +514,61 @@ impl ConversationDriver for GatewayDriver {
             // Leads arrive with issue 5.
             lead: LeadOutcome::Unsupported,
         })
+    }
+}
+
+/// The server's cascade as an [`IntentModel`]: local first, the LLM when unsure.
+struct CascadeModel<'a> {
+    cascade: intents::cascade::Cascade,
+    local: LocalModel<'a>,
+    tenant: String,
+    threshold: f32,
+    /// The tenant's switch; by niche when not set (health stays local).
+    llm_allowed: Option<bool>,
+}
+
+impl IntentModel for CascadeModel<'_> {
+    fn has_niche(&self, niche: &str) -> bool {
+        self.local.has_niche(niche)
+    }
+
+    fn classify(&self, niche: &str, text: &str) -> eval::intent_eval::Classified {
+        let allowed = self
+            .llm_allowed
+            .unwrap_or_else(|| intents::cascade::llm_allowed_by_default(niche));
+        let input = intents::cascade::CascadeInput::new(&self.tenant, niche, text)
+            .threshold(self.threshold)
+            .llm_allowed(allowed);
+        // The evaluator is synchronous; the command runs on a multi-threaded runtime.
+        let out = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(self.cascade.understand(&input))
+        });
+        let path = match out.path {
+            intents::cascade::Path::Llm => eval::intent_eval::AnswerPath::Llm,
+            _ => eval::intent_eval::AnswerPath::Local,
+        };
+        let p = out.prediction.or_out_of_scope(self.threshold);
+        eval::intent_eval::Classified {
+            intent: p.intent,
+            confidence: p.confidence,
+            path,
+            tokens: out.tokens,
+        }
+    }
+
+    fn knows(&self, niche: &str, intent: &str) -> bool {
+        self.local.knows(niche, intent)
+    }
+
+    fn describe(&self, niche: &str) -> serde_json::Value {
+        let mut d = self.local.describe(niche);
+        if let Some(llm) = &self.cascade.llm {
+            d["llm"] = serde_json::json!({
+                "model": llm.config().model,
+                "prompt": llm.prompt_id(),
+            });
+        }
+        d
     }
 }
 

@@ -135,23 +135,7 @@ impl Runtime {
             }
             nlu = Arc::new(own);
         }
-        let llm = match &config.upstreams.llm {
-            Some(l) => {
-                let mut cfg = intents::llm::LlmConfig::new(&l.base_url, &l.model);
-                if let Some(key) = secret(l.api_key_env.as_deref()) {
-                    cfg = cfg.with_api_key(key);
-                }
-                let classifier = intents::llm::LlmClassifier::new(cfg)
-                    .map_err(|e| anyhow::anyhow!("upstreams.llm: {e}"))?;
-                for t in &config.tenants {
-                    if let Some(n) = t.llm_daily_tokens {
-                        classifier.budget().set_limit(&t.id, n);
-                    }
-                }
-                Some(classifier)
-            }
-            None => None,
-        };
+        let llm = build_llm(&config)?;
         let cascade = Arc::new(intents::cascade::Cascade::new(nlu.clone(), llm));
         let clock = parts.clock.unwrap_or_else(|| Arc::new(flows::SystemClock));
 
@@ -302,4 +286,24 @@ fn save_demo_keys(config: &Config, keys: &HashMap<String, String>) {
     {
         tracing::warn!(path = %path.display(), error = %e, "could not keep demo keys");
     }
+}
+
+/// The LLM classifier of `[upstreams] llm`, with the tenants' daily token budgets;
+/// `None` when no LLM is configured.
+pub fn build_llm(config: &Config) -> anyhow::Result<Option<intents::llm::LlmClassifier>> {
+    let Some(l) = &config.upstreams.llm else {
+        return Ok(None);
+    };
+    let mut cfg = intents::llm::LlmConfig::new(&l.base_url, &l.model);
+    if let Some(key) = secret(l.api_key_env.as_deref()) {
+        cfg = cfg.with_api_key(key);
+    }
+    let classifier =
+        intents::llm::LlmClassifier::new(cfg).map_err(|e| anyhow::anyhow!("upstreams.llm: {e}"))?;
+    for t in &config.tenants {
+        if let Some(n) = t.llm_daily_tokens {
+            classifier.budget().set_limit(&t.id, n);
+        }
+    }
+    Ok(Some(classifier))
 }

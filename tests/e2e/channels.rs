@@ -783,3 +783,53 @@ async fn unsure_messages_go_to_the_llm_masked_and_health_tenants_stay_local() {
         "not sent for the health tenant"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_intents_reports_the_llm_path_and_its_token_cost() {
+    let fake = Fake::start(UPSTREAM_TOKEN).await;
+    fake.llm_answers("business_hours");
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = dir.path().join("odd.jsonl");
+    std::fs::write(
+        &dataset,
+        "{\"text\": \"zqxv plorb\", \"intent\": \"business_hours\"}\n\
+         {\"text\": \"kaça kadar açıksınız\", \"intent\": \"business_hours\"}\n",
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(kopru_bin())
+        .args([
+            "eval",
+            "intents",
+            "--niche",
+            "ecommerce",
+            "--json",
+            "--dataset",
+        ])
+        .arg(&dataset)
+        .env("KOPRU_SERVER__DATA_DIR", dir.path())
+        .env(
+            "KOPRU_UPSTREAMS__LLM",
+            format!(
+                "{{ base_url = \"{}/v1\", model = \"fake-model\" }}",
+                fake.base
+            ),
+        )
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["path"]["llm"], 1, "{report}");
+    assert_eq!(report["path"]["local"], 1);
+    assert_eq!(report["llm_tokens"], 326);
+    assert_eq!(report["accuracy"], 1.0);
+    assert_eq!(
+        fake.llm_requests().len(),
+        1,
+        "the confident row stayed local"
+    );
+}
