@@ -50,16 +50,22 @@ pub async fn ingest(rt: &Runtime, inbound: &Inbound) -> Result<Ingested, StoreEr
     );
     if !accepted.duplicate {
         let _ = rt.hot.publish(&Notice::Inbox).await;
-        let _ = rt
-            .hot
-            .publish(&Notice::Messages {
-                tenant: inbound.tenant.clone(),
-                conversation: accepted.conversation,
-            })
-            .await;
+        wake_conversation(rt, &inbound.tenant, accepted.conversation).await;
     }
     Ok(Ingested {
         duplicate: accepted.duplicate,
         conversation: Some(accepted.conversation),
     })
+}
+
+/// Tells the sockets showing a conversation (in every replica) that it has new or changed
+/// messages. Best effort: sockets also poll.
+pub async fn wake_conversation(rt: &Runtime, tenant: &str, conversation: i64) {
+    let _ = rt
+        .hot
+        .publish(&Notice::Messages {
+            tenant: tenant.to_string(),
+            conversation,
+        })
+        .await;
 }

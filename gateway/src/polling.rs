@@ -155,26 +155,14 @@ async fn round(
 ) -> Result<(), Failed> {
     let request = channels::telegram::get_updates(*offset, POLL_TIMEOUT_SECS);
     let url = format!("{base}/bot{token}/{}", request.method);
-    let resp = rt
+    let req = rt
         .senders
         .http()
         .post(url)
         .timeout(Duration::from_secs(u64::from(POLL_TIMEOUT_SECS) + 15))
-        .json(&request.body)
-        .send()
-        .await
-        .map_err(|e| {
-            tracing::warn!(%tenant, error = %e.without_url(), "telegram getUpdates failed");
-            Failed::Wait(None)
-        })?;
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string);
-    let body = resp.bytes().await.map_err(|e| {
-        tracing::warn!(%tenant, error = %e.without_url(), "telegram getUpdates failed");
+        .json(&request.body);
+    let (status, retry_after, body) = crate::senders::send_json(req).await.map_err(|e| {
+        tracing::warn!(%tenant, error = %e, "telegram getUpdates failed");
         Failed::Wait(None)
     })?;
     if channels::telegram::parse_updates(status, &body).is_err() {

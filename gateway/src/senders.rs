@@ -269,22 +269,7 @@ impl Senders {
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.map_err(|e| {
-            // reqwest's error includes the URL, and a Telegram URL holds the token.
-            let e = e.without_url();
-            format!("network: {e}")
-        })?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_string);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("network: {}", e.without_url()))?;
-        Ok((status, retry_after, bytes.to_vec()))
+        send_json(req).await
     }
 
     fn settle(
@@ -379,6 +364,28 @@ fn later(d: Duration) -> Timestamp {
         .ok()
         .and_then(|d| now.checked_add(d).ok())
         .unwrap_or(now)
+}
+
+/// Sends a prepared request; returns (status, Retry-After, body) or a network error
+/// whose text never contains the URL (a Telegram URL holds the bot token).
+pub async fn send_json(
+    req: reqwest::RequestBuilder,
+) -> Result<(u16, Option<String>, Vec<u8>), String> {
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("network: {}", e.without_url()))?;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("network: {}", e.without_url()))?;
+    Ok((status, retry_after, bytes.to_vec()))
 }
 
 #[cfg(test)]

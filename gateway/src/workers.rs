@@ -3,6 +3,7 @@
 //! inbox). They wake on [`store::Notice`]s and poll as a fallback, so a lost wake-up
 //! (Redis down, another replica) costs only latency.
 
+use crate::inbox::wake_conversation;
 use crate::metrics as m;
 use crate::runtime::Runtime;
 use crate::senders::Outcome;
@@ -176,13 +177,7 @@ async fn deliver_all(rt: &Runtime, items: Vec<OutboxItem>) {
                 for item in &webchat {
                     m::message_out(&item.tenant, item.channel.as_str());
                     if woken.insert((item.tenant.as_str(), item.conversation)) {
-                        let _ = rt
-                            .hot
-                            .publish(&Notice::Messages {
-                                tenant: item.tenant.clone(),
-                                conversation: item.conversation,
-                            })
-                            .await;
+                        wake_conversation(rt, &item.tenant, item.conversation).await;
                     }
                 }
             }
@@ -269,13 +264,7 @@ async fn send_in_order(rt: &Runtime, group: Vec<OutboxItem>) {
             tracing::error!(outbox = item.id, error = %e, "recording a send outcome failed");
             m::worker_error("outbox");
         }
-        let _ = rt
-            .hot
-            .publish(&Notice::Messages {
-                tenant: item.tenant.clone(),
-                conversation: item.conversation,
-            })
-            .await;
+        wake_conversation(rt, &item.tenant, item.conversation).await;
     }
 }
 
