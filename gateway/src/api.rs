@@ -309,6 +309,7 @@ pub async fn agent_message(
         })?;
     if new {
         let _ = rt.hot.publish(&store::Notice::Outbox).await;
+        crate::inbox::wake_conversation(rt, &tenant.config.id, id).await;
     }
     Ok((
         if new {

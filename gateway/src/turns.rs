@@ -67,7 +67,10 @@ async fn drain(rt: &Runtime, claim: &Claim) -> Result<(usize, bool), StoreError>
             handled += 1;
             m::turn_handled(&claim.tenant, replies, started.elapsed());
             if replies > 0 {
+                // Provider channels are sent by the outbox worker; web chat replies are
+                // delivered as stored, so their sockets are woken now.
                 let _ = rt.hot.publish(&Notice::Outbox).await;
+                crate::inbox::wake_conversation(rt, &claim.tenant, claim.conversation).await;
             }
             if released {
                 return Ok((handled, true));

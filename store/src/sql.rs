@@ -597,12 +597,16 @@ macro_rules! impl_sql_store {
 
                 let channel: String = get(&conv, "channel")?;
                 let handle: String = get(&conv, "handle")?;
+                // Web chat is delivered by its sockets reading the conversation: the
+                // stored message is the delivery, so it needs no outbox row.
+                let local = channel == channels::Channel::Webchat.as_str();
+                let status = if local { "sent" } else { "queued" };
                 for (index, out) in turn.outgoing.iter().enumerate() {
                     let content = $crate::sql::to_json(&out.content, "outgoing content")?;
                     let seq: i64 = sqlx::query_scalar(
                         "INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
                          content, status, meta, created_at) \
-                         VALUES ($1, $2, $3, 'out', $4, $5, 'queued', '{}', $6) RETURNING seq",
+                         VALUES ($1, $2, $3, 'out', $4, $5, $7, '{}', $6) RETURNING seq",
                     )
                     .bind(&turn.tenant)
                     .bind(turn.conversation)
@@ -610,8 +614,12 @@ macro_rules! impl_sql_store {
                     .bind(&out.sender)
                     .bind(sqlx::types::Json(&content))
                     .bind(now_ms)
+                    .bind(status)
                     .fetch_one(&mut *tx)
                     .await?;
+                    if local {
+                        continue;
+                    }
                     sqlx::query(
                         "INSERT INTO outbox (tenant, conversation_id, message_seq, channel, recipient, \
                          content, idempotency_key, status, attempts, next_attempt_at, created_at) \
@@ -875,11 +883,14 @@ macro_rules! impl_sql_store {
                 };
                 let channel: String = get(&conv, "channel")?;
                 let handle: String = get(&conv, "handle")?;
+                // As in `commit_turn`: a web chat message is delivered by being stored;
+                // its outbox row only keeps the request idempotent.
+                let status = if channel == channels::Channel::Webchat.as_str() { "sent" } else { "queued" };
                 let content = $crate::sql::to_json(&outgoing.content, "outgoing content")?;
                 let seq: i64 = sqlx::query_scalar(
                     "INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
                      content, status, meta, created_at) \
-                     VALUES ($1, $2, $3, 'out', $4, $5, 'queued', '{}', $6) RETURNING seq",
+                     VALUES ($1, $2, $3, 'out', $4, $5, $7, '{}', $6) RETURNING seq",
                 )
                 .bind(tenant)
                 .bind(conversation)
@@ -887,12 +898,13 @@ macro_rules! impl_sql_store {
                 .bind(&outgoing.sender)
                 .bind(sqlx::types::Json(&content))
                 .bind(now_ms)
+                .bind(status)
                 .fetch_one(&mut *tx)
                 .await?;
                 sqlx::query(
                     "INSERT INTO outbox (tenant, conversation_id, message_seq, channel, recipient, \
                      content, idempotency_key, status, attempts, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $9, 0, $8, $8)",
                 )
                 .bind(tenant)
                 .bind(conversation)
@@ -902,6 +914,7 @@ macro_rules! impl_sql_store {
                 .bind(sqlx::types::Json(&content))
                 .bind(idempotency_key)
                 .bind(now_ms)
+                .bind(status)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("UPDATE conversations SET last_message_at = $1 WHERE id = $2")
