@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 pub struct Understanding {
     pub intent: String,
     pub confidence: f32,
+    /// ISO 639-1 code of the message's language, when detected.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// Something that happened in a conversation.

@@ -55,6 +55,8 @@ mod tag {
     pub(super) const PAYMENT_QUESTION: &str = "payment_question";
     pub(super) const LOCATION_QUESTION: &str = "location_question";
     pub(super) const HOURS_QUESTION: &str = "hours_question";
+    /// Written in Arabic: handed to the team (outside this phase's languages).
+    pub(super) const ARABIC: &str = "arabic";
 }
 
 /// Handles one event for the general flow. Pure: time comes from `ctx.clock` only.
@@ -134,6 +136,19 @@ impl Turn<'_, '_> {
         let attachment = understanding.is_none() && attachment_noun(content, self.tone).is_some();
         if !attachment {
             self.state.attachments_in_row = 0;
+        }
+
+        // Arabic is outside this phase's languages: recognised, and a colleague takes
+        // over at once (no guessing in a language the bot does not speak).
+        if understanding.and_then(|u| u.language.as_deref()) == Some("ar") {
+            self.tag(tag::ARABIC);
+            self.state.pending = None;
+            self.state.handoff = true;
+            self.actions.push(Action::Handoff {
+                reason: "arabic".to_string(),
+            });
+            self.reply(texts::arabic_handoff());
+            return;
         }
 
         if let Content::Interactive { id, .. } = content {
@@ -464,6 +479,13 @@ pub(crate) mod texts {
 
     pub(crate) fn handoff_declined(tone: Tone) -> String {
         format!("Peki! {}", anything_else(tone))
+    }
+
+    /// Arabic first (the customer's language), then Turkish for the team reading along.
+    pub(crate) fn arabic_handoff() -> String {
+        "شكرًا لتواصلكم. سيتواصل معكم أحد أعضاء فريقنا في أقرب وقت.\n\
+         Mesajınızı aldık; ekibimizden bir arkadaşımız en kısa sürede size dönüş yapacak."
+            .to_string()
     }
 
     pub(crate) fn rephrase(tone: Tone) -> String {

@@ -63,6 +63,7 @@ fn said(intent: &str, confidence: f32) -> Event {
         understanding: Some(Understanding {
             intent: intent.into(),
             confidence,
+            language: None,
         }),
     }
 }
@@ -477,6 +478,7 @@ fn handoff_buttons_are_handled_by_id() {
         Some(Understanding {
             intent: "greeting".into(),
             confidence: 0.9,
+            language: None,
         }),
     ] {
         let (state, actions) = s.run(
@@ -530,6 +532,7 @@ fn an_unknown_button_falls_back_to_its_title() {
     let understood = Some(Understanding {
         intent: "location".into(),
         confidence: 0.9,
+        language: None,
     });
     let (_, actions) = s.run(
         &ConversationState::default(),
@@ -683,6 +686,7 @@ fn a_captioned_photo_is_read_by_its_caption() {
         understanding: Some(Understanding {
             intent: "location".into(),
             confidence: 0.9,
+            language: None,
         }),
     };
     let (_, actions) = s.run(&ConversationState::default(), &captioned);
@@ -778,7 +782,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         8 => (any_content(), prop::option::of((any_intent(), any_confidence())))
             .prop_map(|(content, u)| Event::Message {
                 content,
-                understanding: u.map(|(intent, confidence)| Understanding { intent, confidence }),
+                understanding: u.map(|(intent, confidence)| Understanding { intent, confidence, language: None }),
             }),
         1 => Just(Event::AgentRelease),
         1 => ".{0,8}".prop_map(|key| Event::Timer { key, payload: serde_json::Value::Null }),
@@ -846,4 +850,47 @@ proptest! {
             prop_assert!(!r.body().trim().is_empty());
         }
     }
+}
+
+#[test]
+fn arabic_is_recognised_and_handed_to_the_team() {
+    let tenant = flows::TenantProfile::new_test();
+    let clock = flows::ManualClock::new(jiff::Timestamp::from_second(1_767_254_400).unwrap());
+    let ctx = flows::Ctx {
+        tenant: &tenant,
+        clock: &clock,
+    };
+    let event = flows::Event::Message {
+        content: channels::Content::Text {
+            body: "مرحبا، كم سعر زراعة الأسنان؟".into(),
+        },
+        understanding: Some(Understanding {
+            intent: "price_inquiry".into(),
+            confidence: 0.9,
+            language: Some("ar".into()),
+        }),
+    };
+    let (state, actions) = flows::handle(&flows::ConversationState::default(), &event, &ctx);
+    assert!(state.handoff);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Handoff { reason } if reason == "arabic"))
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Tag { tag } if tag == "arabic"))
+    );
+    let reply = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Reply { content } => Some(content.body().to_string()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        reply.contains("شكرًا") && reply.contains("ekibimizden"),
+        "{reply}"
+    );
 }

@@ -222,6 +222,7 @@ async fn to_event(
             let understanding = analysis.as_ref().map(|(a, _)| Understanding {
                 intent: a.intent.clone(),
                 confidence: a.confidence,
+                language: Some(a.language.to_string()),
             });
             Ok((
                 Event::Message {
