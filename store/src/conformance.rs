@@ -157,6 +157,30 @@ async fn claim_expect(store: &dyn Store, owner: &str, now: Timestamp, expected: 
     claim
 }
 
+/// Stores `message`, claims its conversation as "w" and commits a turn that sends
+/// `replies` and gives the lease back: the usual way a test gets rows into the outbox.
+async fn reply_to(store: &dyn Store, message: &Inbound, replies: &[&str], now: i64) -> Claim {
+    store
+        .accept_inbound(message, at(now))
+        .await
+        .expect("accept");
+    let claim = store
+        .claim_conversation("w", LEASE, at(now + 1))
+        .await
+        .expect("claim")
+        .expect("a claim");
+    let item = store
+        .pending_inbox(claim.conversation, 1)
+        .await
+        .expect("pending")
+        .remove(0);
+    let mut t = turn(&claim, "w", item.id, at(now + 2));
+    t.outgoing = replies.iter().map(|r| bot(r)).collect();
+    t.release = true;
+    store.commit_turn(&t).await.expect("commit");
+    claim
+}
+
 // ---------------------------------------------------------------------------------------
 // Store checks
 // ---------------------------------------------------------------------------------------
@@ -165,27 +189,8 @@ async fn claim_expect(store: &dyn Store, owner: &str, now: Timestamp, expected: 
 /// hold ends; a provider confirmation by idempotency key settles it as sent.
 pub async fn ambiguous_sends_wait_for_confirmation(store: Arc<dyn Store>) {
     for (handle, pid) in [("905550000101", "wamid.A1"), ("905550000102", "wamid.A2")] {
-        store
-            .accept_inbound(
-                &inbound("t1", Channel::Whatsapp, handle, pid, "merhaba"),
-                at(1),
-            )
-            .await
-            .unwrap();
-        let claim = store
-            .claim_conversation("w", LEASE, at(2))
-            .await
-            .unwrap()
-            .expect("claim");
-        let item = store
-            .pending_inbox(claim.conversation, 1)
-            .await
-            .unwrap()
-            .remove(0);
-        let mut t = turn(&claim, "w", item.id, at(3));
-        t.outgoing.push(bot("hoş geldiniz"));
-        t.release = true;
-        store.commit_turn(&t).await.unwrap();
+        let m = inbound("t1", Channel::Whatsapp, handle, pid, "merhaba");
+        reply_to(&*store, &m, &["hoş geldiniz"], 1).await;
     }
     let rows = store.claim_outbox("dead", 10, LEASE, at(4)).await.unwrap();
     assert_eq!(rows.len(), 2);
@@ -255,36 +260,18 @@ pub async fn ambiguous_sends_wait_for_confirmation(store: Arc<dyn Store>) {
 pub async fn outbox_keeps_order_per_conversation(store: Arc<dyn Store>) {
     let mut convs = Vec::new();
     for (handle, replies) in [("s-ord-a", 3), ("s-ord-b", 1)] {
-        store
-            .accept_inbound(
-                &inbound(
-                    "t1",
-                    Channel::Telegram,
-                    handle,
-                    &format!("{handle}-1"),
-                    "selam",
-                ),
-                at(1),
-            )
-            .await
-            .unwrap();
-        let claim = store
-            .claim_conversation("w", LEASE, at(2))
-            .await
-            .unwrap()
-            .expect("claim");
-        let item = store
-            .pending_inbox(claim.conversation, 1)
-            .await
-            .unwrap()
-            .remove(0);
-        let mut t = turn(&claim, "w", item.id, at(3));
-        for n in 0..replies {
-            t.outgoing.push(bot(&format!("{handle} yanıt {n}")));
-        }
-        t.release = true;
-        store.commit_turn(&t).await.unwrap();
-        convs.push(claim.conversation);
+        let texts: Vec<String> = (0..replies)
+            .map(|n| format!("{handle} yanıt {n}"))
+            .collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let m = inbound(
+            "t1",
+            Channel::Telegram,
+            handle,
+            &format!("{handle}-1"),
+            "selam",
+        );
+        convs.push(reply_to(&*store, &m, &texts, 1).await.conversation);
     }
     let (a, b) = (convs[0], convs[1]);
     let x = store.claim_outbox("x", 1, LEASE, at(4)).await.unwrap();
