@@ -119,6 +119,12 @@ pub enum ModelError {
     /// Array lengths do not agree.
     #[error("model file is inconsistent: {0}")]
     Shape(&'static str),
+    /// The file could not be read or written.
+    #[error("model file {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Training settings. The defaults were chosen on the held-out set and on
@@ -544,6 +550,23 @@ impl Classifier {
     pub fn from_json(s: &str) -> Result<Classifier, ModelError> {
         let file: ModelFile = serde_json::from_str(s)?;
         Classifier::try_from(file)
+    }
+
+    /// Writes the model file to `path`.
+    pub fn save(&self, path: &std::path::Path) -> Result<(), ModelError> {
+        std::fs::write(path, self.to_json()).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Reads a model file written by [`Classifier::save`]; the format version is checked.
+    pub fn load(path: &std::path::Path) -> Result<Classifier, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Classifier::from_json(&text)
     }
 }
 

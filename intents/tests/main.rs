@@ -155,8 +155,16 @@ fn heldout_accuracy_is_above_the_floor() {
 #[test]
 fn model_files_round_trip_with_identical_predictions() {
     let model = Classifier::train(&data::general()).unwrap();
-    let json = model.to_json();
-    let loaded = Classifier::from_json(&json).unwrap();
+    let dir = std::env::temp_dir().join(format!("kopru-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("general.model.json");
+    model.save(&path).unwrap();
+    let loaded = Classifier::load(&path).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        Classifier::load(&path).is_err(),
+        "a missing file is an error, not a panic"
+    );
     assert_eq!(loaded.intents(), model.intents());
     let texts = data::general_heldout()
         .into_iter()
@@ -167,7 +175,7 @@ fn model_files_round_trip_with_identical_predictions() {
     }
     // serde form is the same file.
     let via_serde = serde_json::to_string(&model).unwrap();
-    assert_eq!(via_serde, json);
+    assert_eq!(via_serde, model.to_json());
 }
 
 #[test]
