@@ -134,6 +134,24 @@ async fn conversation_of(server: &Server, handle: &str) -> Value {
     panic!("no conversation for {handle}")
 }
 
+/// The conversation's last message once its status is `status` (or as it is after ~5 s).
+async fn last_message_when(server: &Server, handle: &str, status: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let conv = conversation_of(server, handle).await;
+        last = conv["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .cloned()
+            .unwrap_or_default();
+        if last["status"] == status {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
+}
+
 async fn start(stores: Stores, dir: &std::path::Path, fake: &Fake) -> Server {
     let mut opts = ServerOptions::new(stores, dir);
     opts.env = channel_env(fake);
@@ -402,20 +420,7 @@ async fn outside_the_24_hour_window_nothing_free_form_is_sent() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(agent("Randevunuzu hatırlatmak isteriz.").await, 202);
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        let conv = conversation_of(&server, "905551234567").await;
-        last = conv["messages"]
-            .as_array()
-            .unwrap()
-            .last()
-            .cloned()
-            .unwrap();
-        if last["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let last = last_message_when(&server, "905551234567", "failed").await;
     assert_eq!(last["status"], "failed", "{last}");
     assert!(
         last["error"].as_str().unwrap().contains("24-hour"),
@@ -484,20 +489,7 @@ async fn upstream_errors_are_retried_with_backoff_and_delivered_once() {
         .await,
         200
     );
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        let conv = conversation_of(&server, "905551112288").await;
-        last = conv["messages"]
-            .as_array()
-            .unwrap()
-            .last()
-            .cloned()
-            .unwrap();
-        if last["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let last = last_message_when(&server, "905551112288", "failed").await;
     assert_eq!(last["status"], "failed", "{last}");
     assert!(last["error"].as_str().unwrap().contains("131047"), "{last}");
 }
