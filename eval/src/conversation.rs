@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 pub const CHANNELS: [&str; 4] = ["whatsapp", "instagram", "telegram", "webchat"];
 
 /// The failure of a `lead` outcome while the pipeline keeps no leads.
-pub const LEADS_UNSUPPORTED: &str = "lead outcomes need the lead pipeline (issue 5)";
+pub const LEADS_UNSUPPORTED: &str = "this driver keeps no leads";
 
 /// One conversation test, as written.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -39,8 +39,9 @@ pub struct ConversationTest {
     pub outcome: Option<OutcomeSpec>,
 }
 
-/// One customer turn: a text (`user`) or, as an extension, a tap on a button the bot
-/// sent (`button`).
+/// One customer turn: a text (`user`) or, as extensions, a tap on a button the bot
+/// sent (`button`) or time passing with no message (`wait`, e.g. "23h", "1d 2h", "90m":
+/// timers due by then fire, and their messages are the turn's replies).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TurnSpec {
@@ -49,16 +50,53 @@ pub struct TurnSpec {
     #[serde(default)]
     pub button: Option<ButtonSpec>,
     #[serde(default)]
+    pub wait: Option<String>,
+    #[serde(default)]
     pub expect: Option<Expect>,
 }
 
-/// A button tap: the id the bot gave the button, and the title shown (defaults to the id).
+/// A button tap: the id the bot gave the button, or its place (`index`, 1-based) or
+/// `title` among the buttons of the bot's latest message with buttons (for ids the bot
+/// makes up, such as a slot's). The title shown defaults to the button's.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ButtonSpec {
-    pub id: String,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub index: Option<usize>,
     #[serde(default)]
     pub title: Option<String>,
+}
+
+/// Parses a wait such as "23h", "1d 2h", "90m", "45s".
+pub fn parse_wait(text: &str) -> Result<jiff::SignedDuration, String> {
+    let mut total = 0i64;
+    let mut number = String::new();
+    let mut any = false;
+    for c in text.chars().filter(|c| !c.is_whitespace()) {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: i64 = number
+            .parse()
+            .map_err(|_| format!("wait {text:?}: a number must come before {c:?}"))?;
+        number.clear();
+        let unit = match c {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(format!("wait {text:?}: unknown unit {c:?} (d, h, m, s)")),
+        };
+        total = total.saturating_add(n.saturating_mul(unit));
+        any = true;
+    }
+    if !number.is_empty() || !any {
+        return Err(format!("wait {text:?}: write it like 23h, 1d 2h or 90m"));
+    }
+    Ok(jiff::SignedDuration::from_secs(total))
 }
 
 /// What a turn must produce; every key optional.
@@ -94,15 +132,44 @@ pub struct OutcomeSpec {
     pub opted_out: Option<bool>,
 }
 
+/// What one turn does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    Send(UserMessage),
+    /// A tap on one of the latest buttons, by 1-based place or title.
+    Tap {
+        index: Option<usize>,
+        title: Option<String>,
+    },
+    Wait(jiff::SignedDuration),
+}
+
 impl TurnSpec {
-    /// The message this turn sends.
+    /// What this turn does; `None` unless exactly one of `user`, `button`, `wait` is
+    /// given (and a button names its id, index or title).
+    pub fn step(&self) -> Option<Step> {
+        match (&self.user, &self.button, &self.wait) {
+            (Some(text), None, None) => Some(Step::Send(UserMessage::Text(text.clone()))),
+            (None, Some(b), None) => match (&b.id, b.index, &b.title) {
+                (Some(id), None, _) => Some(Step::Send(UserMessage::Button {
+                    id: id.clone(),
+                    title: b.title.clone().unwrap_or_else(|| id.clone()),
+                })),
+                (None, Some(_), _) | (None, None, Some(_)) => Some(Step::Tap {
+                    index: b.index,
+                    title: b.title.clone(),
+                }),
+                _ => None,
+            },
+            (None, None, Some(w)) => parse_wait(w).ok().map(Step::Wait),
+            _ => None,
+        }
+    }
+
+    /// The message this turn sends, when it is a text or a button given by id.
     pub fn message(&self) -> Option<UserMessage> {
-        match (&self.user, &self.button) {
-            (Some(text), None) => Some(UserMessage::Text(text.clone())),
-            (None, Some(b)) => Some(UserMessage::Button {
-                id: b.id.clone(),
-                title: b.title.clone().unwrap_or_else(|| b.id.clone()),
-            }),
+        match self.step()? {
+            Step::Send(m) => Some(m),
             _ => None,
         }
     }
@@ -130,9 +197,12 @@ impl ConversationTest {
             return Err("a test needs at least one turn".into());
         }
         for (i, turn) in t.turns.iter().enumerate() {
-            if turn.message().is_none() {
+            if let Some(w) = &turn.wait {
+                parse_wait(w).map_err(|e| format!("turn {}: {e}", i + 1))?;
+            }
+            if turn.step().is_none() {
                 return Err(format!(
-                    "turn {}: give exactly one of `user` or `button`",
+                    "turn {}: give exactly one of `user`, `button` (with id, index or title) or `wait`",
                     i + 1
                 ));
             }
@@ -242,6 +312,8 @@ pub struct TurnOutcome {
     /// The bot's replies to this turn, in order; a reply with buttons is its text
     /// followed by one `[title]` line per button.
     pub replies: Vec<String>,
+    /// The buttons (id, title) of this turn's last reply that had buttons.
+    pub buttons: Vec<(String, String)>,
 }
 
 impl TurnOutcome {
@@ -294,6 +366,11 @@ impl DriverError {
 pub trait ConversationDriver: Send {
     async fn start(&mut self, start: &Start<'_>) -> Result<(), DriverError>;
     async fn send(&mut self, message: &UserMessage) -> Result<TurnOutcome, DriverError>;
+    /// Lets `by` pass with no message: due timers fire; their messages are the outcome.
+    async fn wait(&mut self, by: jiff::SignedDuration) -> Result<TurnOutcome, DriverError> {
+        let _ = by;
+        Err(DriverError::new("this driver cannot move time (wait)"))
+    }
     async fn finish(&mut self) -> Result<Outcome, DriverError>;
 }
 
@@ -451,13 +528,38 @@ pub async fn run_test(test: &ConversationTest, driver: &mut dyn ConversationDriv
         return vec![format!("start: {e}")];
     }
     let mut failures = Vec::new();
+    let mut buttons: Vec<(String, String)> = Vec::new();
     for (i, turn) in test.turns.iter().enumerate() {
-        let Some(message) = turn.message() else {
-            failures.push(format!("turn {}: no message", i + 1));
-            return failures;
+        let result = match turn.step() {
+            None => {
+                failures.push(format!("turn {}: no message", i + 1));
+                return failures;
+            }
+            Some(Step::Send(message)) => driver.send(&message).await,
+            Some(Step::Wait(by)) => driver.wait(by).await,
+            Some(Step::Tap { index, title }) => {
+                let found = match (index, &title) {
+                    (Some(n), _) => n.checked_sub(1).and_then(|k| buttons.get(k)),
+                    (None, Some(t)) => buttons.iter().find(|(_, bt)| bt == t),
+                    (None, None) => None,
+                };
+                let Some((id, shown)) = found.cloned() else {
+                    let offered: Vec<&str> = buttons.iter().map(|(_, t)| t.as_str()).collect();
+                    failures.push(format!(
+                        "turn {}: button: no such button among the latest ones [{}]",
+                        i + 1,
+                        offered.join(", ")
+                    ));
+                    return failures;
+                };
+                driver.send(&UserMessage::Button { id, title: shown }).await
+            }
         };
-        match driver.send(&message).await {
+        match result {
             Ok(got) => {
+                if !got.buttons.is_empty() {
+                    buttons = got.buttons.clone();
+                }
                 if let Some(expect) = &turn.expect {
                     failures.extend(check_turn(i + 1, expect, &got));
                 }
@@ -681,6 +783,7 @@ outcome:                      # checked after the last turn; every key optional
             threshold: Some(0.5),
             entities: Some(serde_json::from_str(r#"{"treatment": "filling"}"#).unwrap()),
             replies: vec!["Merhaba!".into(), "Size nasıl\nyardımcı olabiliriz?".into()],
+            buttons: vec![],
         };
         let f = check_turn(2, &expect, &got);
         assert_eq!(
@@ -748,7 +851,7 @@ outcome:                      # checked after the last turn; every key optional
             vec![
                 "outcome: handoff: expected true, got false",
                 "outcome: tags_include: expected price, got tags [greeting]",
-                "outcome: lead: lead outcomes need the lead pipeline (issue 5)",
+                "outcome: lead: this driver keeps no leads",
             ]
         );
         let found = Outcome {
@@ -782,8 +885,14 @@ outcome:                      # checked after the last turn; every key optional
             if self.fail_at == Some(self.turns) {
                 return Err(DriverError::new("database is locked"));
             }
-            let UserMessage::Text(text) = message else {
-                return Ok(TurnOutcome::default());
+            let text = match message {
+                UserMessage::Text(text) => text,
+                UserMessage::Button { id, .. } => {
+                    return Ok(TurnOutcome {
+                        replies: vec![format!("tapped: {id}")],
+                        ..Default::default()
+                    });
+                }
             };
             Ok(TurnOutcome {
                 intent: (text == "merhaba").then(|| "greeting".to_string()),
@@ -791,6 +900,12 @@ outcome:                      # checked after the last turn; every key optional
                 threshold: Some(0.5),
                 entities: None,
                 replies: vec![format!("echo: {text}")],
+                // Made-up ids, as a slot's would be: tests tap them by place or title.
+                buttons: if text == "buttons" {
+                    vec![("x:17".into(), "Bir".into()), ("x:42".into(), "İki".into())]
+                } else {
+                    vec![]
+                },
             })
         }
         async fn finish(&mut self) -> Result<Outcome, DriverError> {
@@ -887,6 +1002,49 @@ outcome:                      # checked after the last turn; every key optional
             vec!["turn 2: the pipeline failed: database is locked"]
         );
         assert_eq!(d.turns, 2);
+    }
+
+    #[tokio::test]
+    async fn made_up_button_ids_are_tapped_by_place_or_title_and_time_needs_a_driver() {
+        let t = ConversationTest::parse(
+            "name: t\ntenant: a\nchannel: webchat\ncontact: c\nturns:\n  - user: buttons\n  - button: {index: 2}\n    expect: {reply_matches: 'tapped: x:42'}\n  - button: {title: Bir}\n    expect: {reply_matches: 'tapped: x:17'}\n  - button: {index: 3}\n",
+        )
+        .unwrap();
+        let mut d = Echo {
+            turns: 0,
+            fail_at: None,
+        };
+        assert_eq!(
+            run_test(&t, &mut d).await,
+            vec!["turn 4: button: no such button among the latest ones [Bir, İki]"]
+        );
+        let t = ConversationTest::parse(
+            "name: t\ntenant: a\nchannel: webchat\ncontact: c\nturns:\n  - wait: 1d 2h\n",
+        )
+        .unwrap();
+        assert_eq!(
+            t.turns[0].step(),
+            Some(Step::Wait(jiff::SignedDuration::from_hours(26)))
+        );
+        assert_eq!(
+            run_test(&t, &mut d).await,
+            vec!["turn 1: the pipeline failed: this driver cannot move time (wait)"]
+        );
+        for bad in [
+            "wait: 2x",
+            "wait: h",
+            "wait: 12",
+            "user: a\n    wait: 1h",
+            "button: {}",
+        ] {
+            let text =
+                format!("name: t\ntenant: a\nchannel: webchat\ncontact: c\nturns:\n  - {bad}\n");
+            assert!(
+                ConversationTest::parse(&text).is_err(),
+                "{bad} must be refused"
+            );
+        }
+        assert_eq!(parse_wait("90m"), Ok(jiff::SignedDuration::from_mins(90)));
     }
 
     #[test]

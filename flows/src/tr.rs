@@ -25,6 +25,17 @@ pub(crate) fn day_name(day: Weekday) -> &'static str {
     DAY_NAMES[crate::profile::weekday_index(day)]
 }
 
+/// Month names, January first, capitalised as Turkish writes them.
+pub(crate) const MONTH_NAMES: [&str; 12] = [
+    "Ocak", "Şubat", "Mart", "Nisan", "Mayıs", "Haziran", "Temmuz", "Ağustos", "Eylül", "Ekim",
+    "Kasım", "Aralık",
+];
+
+/// The Turkish name of a month (1 = Ocak); out-of-range months clamp.
+pub(crate) fn month_name(month: i8) -> &'static str {
+    MONTH_NAMES[(month.clamp(1, 12) - 1) as usize]
+}
+
 /// The end of a day: a range written "…-24:00" closes at [`Time::MAX`].
 pub(crate) fn is_end_of_day(t: Time) -> bool {
     t == Time::MAX

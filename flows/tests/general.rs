@@ -37,10 +37,7 @@ impl Setup {
     }
 
     fn run(&self, state: &ConversationState, event: &Event) -> (ConversationState, Vec<Action>) {
-        let ctx = Ctx {
-            tenant: &self.profile,
-            clock: &self.clock,
-        };
+        let ctx = Ctx::new(&self.profile, &self.clock);
         handle(state, event, &ctx)
     }
 
@@ -64,6 +61,7 @@ fn said(intent: &str, confidence: f32) -> Event {
             intent: intent.into(),
             confidence,
             language: None,
+            ..Default::default()
         }),
     }
 }
@@ -479,6 +477,7 @@ fn handoff_buttons_are_handled_by_id() {
             intent: "greeting".into(),
             confidence: 0.9,
             language: None,
+            ..Default::default()
         }),
     ] {
         let (state, actions) = s.run(
@@ -533,6 +532,7 @@ fn an_unknown_button_falls_back_to_its_title() {
         intent: "location".into(),
         confidence: 0.9,
         language: None,
+        ..Default::default()
     });
     let (_, actions) = s.run(
         &ConversationState::default(),
@@ -687,6 +687,7 @@ fn a_captioned_photo_is_read_by_its_caption() {
             intent: "location".into(),
             confidence: 0.9,
             language: None,
+            ..Default::default()
         }),
     };
     let (_, actions) = s.run(&ConversationState::default(), &captioned);
@@ -782,7 +783,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         8 => (any_content(), prop::option::of((any_intent(), any_confidence())))
             .prop_map(|(content, u)| Event::Message {
                 content,
-                understanding: u.map(|(intent, confidence)| Understanding { intent, confidence, language: None }),
+                understanding: u.map(|(intent, confidence)| Understanding { intent, confidence, ..Default::default() }),
             }),
         1 => Just(Event::AgentRelease),
         1 => ".{0,8}".prop_map(|key| Event::Timer { key, payload: serde_json::Value::Null }),
@@ -810,6 +811,7 @@ fn any_state() -> impl Strategy<Value = ConversationState> {
                     last_intent: None,
                     pending: offered.then_some(Pending::HandoffOffer),
                     attachments_in_row,
+                    ..Default::default()
                 }
             },
         )
@@ -856,10 +858,7 @@ proptest! {
 fn arabic_is_recognised_and_handed_to_the_team() {
     let tenant = flows::TenantProfile::new_test();
     let clock = flows::ManualClock::new(jiff::Timestamp::from_second(1_767_254_400).unwrap());
-    let ctx = flows::Ctx {
-        tenant: &tenant,
-        clock: &clock,
-    };
+    let ctx = flows::Ctx::new(&tenant, &clock);
     let event = flows::Event::Message {
         content: channels::Content::Text {
             body: "مرحبا، كم سعر زراعة الأسنان؟".into(),
@@ -868,6 +867,7 @@ fn arabic_is_recognised_and_handed_to_the_team() {
             intent: "price_inquiry".into(),
             confidence: 0.9,
             language: Some("ar".into()),
+            ..Default::default()
         }),
     };
     let (state, actions) = flows::handle(&flows::ConversationState::default(), &event, &ctx);

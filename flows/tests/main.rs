@@ -1,6 +1,8 @@
 //! The flows test binary: business hours and the general flow, pure and fast
 //! (a manual clock, no I/O). One binary so the crate links once.
 
+mod clinic;
+mod dental;
 mod general;
 mod hours;
 

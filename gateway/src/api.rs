@@ -21,6 +21,12 @@ pub enum ApiError {
     Forbidden(String),
     NotFound(String),
     BadRequest(String),
+    /// What the request wants is taken or changed meanwhile (a booked slot).
+    Conflict(String),
+    /// The body is over the route's size limit.
+    TooLarge(String),
+    /// The body is well-formed but its content is refused (a price list with a bad row).
+    Unprocessable(String),
     Unavailable(String),
     Internal,
 }
@@ -32,6 +38,11 @@ impl ApiError {
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m.clone()),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", m.clone()),
+            ApiError::Unprocessable(m) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", m.clone())
+            }
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m.clone()),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -65,6 +76,8 @@ impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> Self {
         match e {
             store::StoreError::NotFound => ApiError::NotFound("not found".into()),
+            store::StoreError::Conflict(m) => ApiError::Conflict(m),
+            store::StoreError::Invalid(m) => ApiError::BadRequest(m),
             other => {
                 // Internals are logged, never sent to the client.
                 tracing::error!(error = %other, "store error in admin API");
@@ -310,6 +323,7 @@ pub async fn agent_message(
     if new {
         let _ = rt.hot.publish(&store::Notice::Outbox).await;
         crate::inbox::wake_conversation(rt, &tenant.config.id, id).await;
+        first_human_response(rt, &tenant.config.id, id).await;
     }
     Ok((
         if new {
@@ -319,4 +333,28 @@ pub async fn agent_message(
         },
         Json(json!({"seq": seq, "queued": new})),
     ))
+}
+
+/// Records the first human answer on the conversation's lead (it stops the SLA timer).
+/// Best effort: the message is queued already and must not fail for this.
+async fn first_human_response(rt: &Runtime, tenant: &str, conversation: i64) {
+    let lead = match rt.store.lead_for_conversation(tenant, conversation).await {
+        Ok(Some(lead)) if lead.first_response_at.is_none() => lead,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(%tenant, conversation, error = %e, "reading the lead of an agent's message failed");
+            return;
+        }
+    };
+    let ops = [
+        store::LeadOp::HumanResponded,
+        store::LeadOp::SlaDue { due: None },
+    ];
+    if let Err(e) = rt
+        .store
+        .update_lead(tenant, lead.id, &ops, "agent:api", jiff::Timestamp::now())
+        .await
+    {
+        tracing::warn!(%tenant, conversation, lead = lead.id, error = %e, "recording the first human response failed");
+    }
 }

@@ -305,6 +305,91 @@ pub struct TenantConfig {
     pub instagram: Option<InstagramConfig>,
     pub telegram: Option<TelegramConfig>,
     pub webchat: Option<WebchatConfig>,
+    /// Clinic data (price list, practitioners, chairs, services, hours): a folder with
+    /// `clinic.toml` and `prices.csv`, or `builtin:dental` for the bundled demo clinic.
+    /// Clinic tenants without it answer with the general flow only.
+    #[serde(default)]
+    pub clinic_dir: Option<String>,
+    /// Lead stages, consultants, SLA and the CRM webhook.
+    #[serde(default)]
+    pub leads: LeadsConfig,
+}
+
+/// How a tenant's leads are staged, assigned, watched and exported.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadsConfig {
+    /// The stages in their usual order; empty: new, quoted, appointment_booked, showed,
+    /// treatment_started, won, lost.
+    #[serde(default)]
+    pub stages: Vec<String>,
+    /// Who new leads are given to.
+    #[serde(default)]
+    pub consultants: Vec<flows::leads::Consultant>,
+    /// round_robin (default) | language | load
+    #[serde(default)]
+    pub assignment: flows::leads::Assignment,
+    /// The first human answer is due this many business minutes after a lead arrives.
+    #[serde(default)]
+    pub sla_first_response_minutes: Option<u32>,
+    /// Who gets a lead whose first answer is overdue.
+    #[serde(default)]
+    pub escalate_to: Option<String>,
+    /// Every timeline event is POSTed here (signed, retried).
+    #[serde(default)]
+    pub crm_webhook_url: Option<String>,
+    /// The variable holding the HMAC-SHA256 key of `X-Kopru-Signature`.
+    #[serde(default)]
+    pub crm_secret_env: Option<String>,
+}
+
+impl LeadsConfig {
+    fn validate(&self) -> Result<(), String> {
+        let stages = self.stages();
+        let mut seen = std::collections::HashSet::new();
+        for s in &stages {
+            if s.trim().is_empty() || !seen.insert(s.as_str()) {
+                return Err(format!("stage {s:?} is empty or listed twice"));
+            }
+        }
+        for needed in ["new", "lost"] {
+            if !seen.contains(needed) {
+                return Err(format!("stages must include {needed:?}"));
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for c in &self.consultants {
+            if c.id.trim().is_empty() || !ids.insert(c.id.as_str()) {
+                return Err(format!("consultant id {:?} is empty or listed twice", c.id));
+            }
+        }
+        if let Some(e) = &self.escalate_to
+            && !ids.contains(e.as_str())
+        {
+            return Err(format!("escalate_to {e:?} is not one of the consultants"));
+        }
+        if self.sla_first_response_minutes == Some(0) {
+            return Err("sla_first_response_minutes must be at least 1".into());
+        }
+        if let Some(url) = &self.crm_webhook_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(format!("crm_webhook_url {url:?} is not an http(s) URL"));
+        }
+        Ok(())
+    }
+
+    /// The configured stages, or the default ones.
+    pub fn stages(&self) -> Vec<String> {
+        if self.stages.is_empty() {
+            flows::leads::DEFAULT_STAGES
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            self.stages.clone()
+        }
+    }
 }
 
 fn default_timezone() -> String {
@@ -475,6 +560,7 @@ impl Config {
                 }
             }
             t.profile().map_err(err)?;
+            t.leads.validate().map_err(|m| err(format!("leads: {m}")))?;
         }
         Ok(())
     }

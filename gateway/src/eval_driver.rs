@@ -6,9 +6,9 @@
 //! synchronously (no background workers, so every run is the same).
 //!
 //! Entities come from the message's meta when the turn recorded them, otherwise from
-//! the local extractors (`intents::entities`). Not yet possible here, and reported as
-//! such: a fixed clock (`now:` in a test; the turns read the system clock) and lead
-//! outcomes (issue 5).
+//! the local extractors (`intents::entities`). The flows' clock is a manual one: it
+//! starts at the test's `now:` (or the real time) and `wait:` turns move it, firing
+//! the timers due by then. Lead outcomes are the conversation's lead as stored.
 
 use crate::config::{Config, Source, StoreConfig};
 use crate::runtime::Runtime;
@@ -19,6 +19,7 @@ use eval::conversation::{
     ConversationDriver, DriverError, LeadOutcome, Outcome, Start, TurnOutcome, UserMessage,
 };
 use eval::intent_eval::{EntityExtractor, IntentModel, LocalEntities, LocalModel, NicheChoice};
+use flows::Clock;
 use jiff::Timestamp;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -259,6 +260,8 @@ struct Running {
     /// The last message seq already read.
     cursor: i64,
     sent: u64,
+    /// The clock the flows see; `wait` turns move it.
+    clock: std::sync::Arc<flows::ManualClock>,
 }
 
 /// Runs one conversation test through the gateway's real pipeline on a fresh
@@ -290,119 +293,15 @@ impl GatewayDriver {
             .as_mut()
             .ok_or_else(|| DriverError::new("the conversation was not started"))
     }
-}
 
-fn store_err(e: store::StoreError) -> DriverError {
-    DriverError::new(format!("store: {e}"))
-}
-
-/// The text a classifier reads of what the customer sent.
-fn inbound_text(message: &UserMessage) -> Option<&str> {
-    match message {
-        UserMessage::Text(text) => Some(text),
-        UserMessage::Button { title, .. } => Some(title),
-    }
-}
-
-/// A reply as the test sees it: its text, then one `[title]` line per button.
-fn reply_text(content: &OutContent) -> String {
-    let mut text = content.body().to_string();
-    if let OutContent::Buttons { buttons, .. } = content {
-        for b in buttons {
-            text.push_str(&format!("\n[{}]", b.title));
-        }
-    }
-    text
-}
-
-#[async_trait]
-impl ConversationDriver for GatewayDriver {
-    async fn start(&mut self, start: &Start<'_>) -> Result<(), DriverError> {
-        let channel: Channel = start
-            .channel
-            .parse()
-            .map_err(|_| DriverError::new(format!("unknown channel {:?}", start.channel)))?;
-        let dir = ScratchDir::new().map_err(|e| DriverError::new(format!("temp dir: {e}")))?;
-        let mut config = self.config.clone();
-        config.server.data_dir = dir.0.clone();
-        config.store = StoreConfig::default();
-        if !config.tenants.iter().any(|t| t.id == start.tenant) {
-            return Err(DriverError::new(unknown_tenant(start.tenant, &config)));
-        }
-        let nlu = match &self.nlu {
-            Some(n) => n.clone(),
-            None => {
-                let n = std::sync::Arc::new(
-                    intents::Nlu::builtin()
-                        .map_err(|e| DriverError::new(format!("training: {e}")))?,
-                );
-                self.nlu = Some(n.clone());
-                n
-            }
-        };
-        // A test's `now:` fixes the clock the flows see (business hours, dates).
-        let clock = start.now.map(|t| {
-            std::sync::Arc::new(flows::ManualClock::new(t)) as std::sync::Arc<dyn flows::Clock>
-        });
-        let parts = crate::runtime::Parts {
-            nlu: Some(nlu),
-            clock,
-        };
-        let rt = Runtime::build_with(config, self.source.clone(), true, parts)
-            .await
-            .map_err(|e| DriverError::new(format!("{e:#}")))?;
-        let threshold = rt
-            .tenant(start.tenant)
-            .map(|t| t.profile.confidence_threshold)
-            .unwrap_or(intents::DEFAULT_THRESHOLD);
-        let handle = start.contact.to_string();
-        self.running = Some(Running {
-            rt,
-            _dir: dir,
-            tenant: start.tenant.to_string(),
-            channel,
-            contact: Contact {
-                phone: (channel == Channel::Whatsapp).then(|| handle.clone()),
-                handle,
-                name: Some("eval".into()),
-            },
-            threshold,
-            conversation: None,
-            cursor: 0,
-            sent: 0,
-        });
-        Ok(())
-    }
-
-    async fn send(&mut self, message: &UserMessage) -> Result<TurnOutcome, DriverError> {
+    /// Runs what is pending (inbox, then the outbox without the network) and reads the
+    /// messages since the last turn: the inbound one's analysis, the bot's replies.
+    async fn settle(&mut self, message: Option<&UserMessage>) -> Result<TurnOutcome, DriverError> {
         let r = self.running()?;
-        r.sent += 1;
-        let content = match message {
-            UserMessage::Text(body) => Content::Text { body: body.clone() },
-            UserMessage::Button { id, title } => Content::Interactive {
-                id: id.clone(),
-                title: title.clone(),
-            },
-        };
-        let inbound = Inbound {
-            tenant: r.tenant.clone(),
-            channel: r.channel,
-            contact: r.contact.clone(),
-            content,
-            referral: None,
-            provider_id: format!("eval-{}", r.sent),
-            sent_at_ms: None,
-            reply_to: None,
-            details: Default::default(),
-        };
         let rt = r.rt.clone();
-        let ingested = crate::inbox::ingest(&rt, &inbound)
-            .await
-            .map_err(store_err)?;
-        let conversation = ingested
-            .conversation
-            .ok_or_else(|| DriverError::new("the message was taken for a duplicate"))?;
-        r.conversation = Some(conversation);
+        let Some(conversation) = r.conversation else {
+            return Ok(TurnOutcome::default());
+        };
 
         // The inbox worker's job, done here and now: claim, run, until nothing is pending.
         let mut rounds = 0;
@@ -477,11 +376,11 @@ impl ConversationDriver for GatewayDriver {
                         .and_then(|e| e.as_object())
                         .map(eval::intent_eval::first_values)
                         .or_else(|| {
-                            let text = inbound_text(message)?;
+                            let text = message.and_then(inbound_text)?;
                             let t = rt.tenant(&r.tenant)?;
                             let x = LocalEntities {
                                 tz: t.config.timezone.clone(),
-                                now: Timestamp::now(),
+                                now: r.clock.now(),
                             };
                             Some(x.extract(&t.config.niche, text))
                         });
@@ -490,10 +389,149 @@ impl ConversationDriver for GatewayDriver {
                     let content: OutContent = serde_json::from_value(m.content.clone())
                         .map_err(|e| DriverError::new(format!("stored reply: {e}")))?;
                     out.replies.push(reply_text(&content));
+                    if let OutContent::Buttons { buttons, .. } = &content {
+                        out.buttons = buttons
+                            .iter()
+                            .map(|b| (b.id.clone(), b.title.clone()))
+                            .collect();
+                    }
                 }
             }
         }
         Ok(out)
+    }
+}
+
+fn store_err(e: store::StoreError) -> DriverError {
+    DriverError::new(format!("store: {e}"))
+}
+
+/// The text a classifier reads of what the customer sent.
+fn inbound_text(message: &UserMessage) -> Option<&str> {
+    match message {
+        UserMessage::Text(text) => Some(text),
+        UserMessage::Button { title, .. } => Some(title),
+    }
+}
+
+/// A reply as the test sees it: its text, then one `[title]` line per button.
+fn reply_text(content: &OutContent) -> String {
+    let mut text = content.body().to_string();
+    if let OutContent::Buttons { buttons, .. } = content {
+        for b in buttons {
+            text.push_str(&format!("\n[{}]", b.title));
+        }
+    }
+    text
+}
+
+#[async_trait]
+impl ConversationDriver for GatewayDriver {
+    async fn start(&mut self, start: &Start<'_>) -> Result<(), DriverError> {
+        let channel: Channel = start
+            .channel
+            .parse()
+            .map_err(|_| DriverError::new(format!("unknown channel {:?}", start.channel)))?;
+        let dir = ScratchDir::new().map_err(|e| DriverError::new(format!("temp dir: {e}")))?;
+        let mut config = self.config.clone();
+        config.server.data_dir = dir.0.clone();
+        config.store = StoreConfig::default();
+        if !config.tenants.iter().any(|t| t.id == start.tenant) {
+            return Err(DriverError::new(unknown_tenant(start.tenant, &config)));
+        }
+        let nlu = match &self.nlu {
+            Some(n) => n.clone(),
+            None => {
+                let n = std::sync::Arc::new(
+                    intents::Nlu::builtin()
+                        .map_err(|e| DriverError::new(format!("training: {e}")))?,
+                );
+                self.nlu = Some(n.clone());
+                n
+            }
+        };
+        // A test's `now:` fixes the clock the flows see (business hours, dates); without
+        // it the clock starts at the real time. Either way `wait` turns move it.
+        let clock = std::sync::Arc::new(flows::ManualClock::new(
+            start.now.unwrap_or_else(Timestamp::now),
+        ));
+        let parts = crate::runtime::Parts {
+            nlu: Some(nlu),
+            clock: Some(clock.clone() as std::sync::Arc<dyn flows::Clock>),
+        };
+        let rt = Runtime::build_with(config, self.source.clone(), true, parts)
+            .await
+            .map_err(|e| DriverError::new(format!("{e:#}")))?;
+        let threshold = rt
+            .tenant(start.tenant)
+            .map(|t| t.profile.confidence_threshold)
+            .unwrap_or(intents::DEFAULT_THRESHOLD);
+        let handle = start.contact.to_string();
+        self.running = Some(Running {
+            rt,
+            _dir: dir,
+            tenant: start.tenant.to_string(),
+            channel,
+            contact: Contact {
+                phone: (channel == Channel::Whatsapp).then(|| handle.clone()),
+                handle,
+                name: Some("eval".into()),
+            },
+            threshold,
+            conversation: None,
+            cursor: 0,
+            sent: 0,
+            clock,
+        });
+        Ok(())
+    }
+
+    async fn send(&mut self, message: &UserMessage) -> Result<TurnOutcome, DriverError> {
+        let r = self.running()?;
+        r.sent += 1;
+        let content = match message {
+            UserMessage::Text(body) => Content::Text { body: body.clone() },
+            UserMessage::Button { id, title } => Content::Interactive {
+                id: id.clone(),
+                title: title.clone(),
+            },
+        };
+        let inbound = Inbound {
+            tenant: r.tenant.clone(),
+            channel: r.channel,
+            contact: r.contact.clone(),
+            content,
+            referral: None,
+            provider_id: format!("eval-{}", r.sent),
+            sent_at_ms: None,
+            reply_to: None,
+            details: Default::default(),
+        };
+        let rt = r.rt.clone();
+        let ingested = crate::inbox::ingest(&rt, &inbound)
+            .await
+            .map_err(store_err)?;
+        let conversation = ingested
+            .conversation
+            .ok_or_else(|| DriverError::new("the message was taken for a duplicate"))?;
+        r.conversation = Some(conversation);
+        self.settle(Some(message)).await
+    }
+
+    async fn wait(&mut self, by: jiff::SignedDuration) -> Result<TurnOutcome, DriverError> {
+        let r = self.running()?;
+        r.clock.advance(by);
+        let now = r.clock.now();
+        let rt = r.rt.clone();
+        // The timer worker's job: every timer due by the new time goes to the inbox.
+        while rt
+            .store
+            .fire_due_timers(now, 1000)
+            .await
+            .map_err(store_err)?
+            > 0
+        {}
+        self.settle(None).await
     }
 
     async fn finish(&mut self) -> Result<Outcome, DriverError> {
@@ -507,12 +545,21 @@ impl ConversationDriver for GatewayDriver {
                 .await
                 .map_err(store_err)?
                 .ok_or_else(|| DriverError::new("the conversation is gone"))?;
+        let lead =
+            r.rt.store
+                .lead_for_conversation(&r.tenant, conversation)
+                .await
+                .map_err(store_err)?;
+        let lead = match lead.map(serde_json::to_value) {
+            Some(Ok(serde_json::Value::Object(map))) => LeadOutcome::Found(map),
+            Some(_) => return Err(DriverError::new("the lead does not serialise")),
+            None => LeadOutcome::Missing,
+        };
         Ok(Outcome {
             tags: c.tags,
             handoff: c.handoff,
             opted_out: c.opted_out,
-            // Leads arrive with issue 5.
-            lead: LeadOutcome::Unsupported,
+            lead,
         })
     }
 }
@@ -646,7 +693,12 @@ outcome: {handoff: true, tags_include: [greeting, human_handoff], opted_out: fal
         let outcome = d.finish().await.unwrap();
         assert!(outcome.handoff);
         assert!(outcome.tags.contains(&"unrecognized".to_string()));
-        assert_eq!(outcome.lead, LeadOutcome::Unsupported);
+        assert_eq!(
+            outcome.lead,
+            LeadOutcome::Missing,
+            "a shop keeps no leads for plain chats"
+        );
+        assert_eq!(second.buttons.len(), 2, "{second:?}");
     }
 
     #[tokio::test]

@@ -9,6 +9,9 @@
 //! - [`turns`]: inbox item → flows → one atomic turn (state, outbox, timers).
 //! - [`workers`]: inbox, outbox and timer workers.
 //! - [`server`], [`api`], [`webchat`], [`auth`]: the HTTP edge.
+//! - [`clinic`]: a clinic tenant's data at run time (loaded, replaceable).
+//! - [`clinic_api`]: the admin API of leads, appointments, clinic data and iCal feeds.
+//! - [`crm`]: the CRM webhook worker (lead timeline events, signed and retried).
 //! - [`chat`]: `kopru chat` in a terminal. [`cli`]: the command line.
 //! - [`eval_driver`]: `kopru eval`: the eval harness on the real pipeline.
 //! - [`classify`]: `kopru classify`: one message's intent, entities, language, sentiment.
@@ -21,7 +24,10 @@ pub mod auth;
 pub mod chat;
 pub mod classify;
 pub mod cli;
+pub mod clinic;
+pub mod clinic_api;
 pub mod config;
+pub mod crm;
 pub mod deadletters;
 pub mod eval_driver;
 pub mod inbox;

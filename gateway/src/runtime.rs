@@ -16,6 +16,10 @@ pub struct Tenant {
     /// Bearer key for the admin API; `None` disables the admin API for this tenant.
     pub api_key: Option<String>,
     pub secrets: ChannelSecrets,
+    /// Clinic data, for clinic tenants that configure `clinic_dir`.
+    pub clinic: Option<Arc<crate::clinic::ClinicData>>,
+    /// The HMAC key of the CRM webhook's signature.
+    pub crm_secret: Option<String>,
 }
 
 /// A tenant's channel credentials, read from the variables its configuration names.
@@ -184,6 +188,17 @@ impl Runtime {
                     .as_ref()
                     .and_then(|g| secret(g.secret_token_env.as_deref())),
             };
+            let clinic = match &t.clinic_dir {
+                Some(dir) => Some(Arc::new(
+                    crate::clinic::ClinicData::load(&t.id, dir, &config.server.data_dir)
+                        .map_err(|e| anyhow::anyhow!("tenant {}: clinic_dir: {e:#}", t.id))?,
+                )),
+                None => None,
+            };
+            let crm_secret = secret(t.leads.crm_secret_env.as_deref());
+            if t.leads.crm_webhook_url.is_some() && crm_secret.is_none() {
+                tracing::warn!(tenant = %t.id, "CRM webhook configured without crm_secret_env: deliveries are unsigned");
+            }
             tenants.insert(
                 t.id.clone(),
                 Arc::new(Tenant {
@@ -191,6 +206,8 @@ impl Runtime {
                     profile,
                     api_key,
                     secrets,
+                    clinic,
+                    crm_secret,
                 }),
             );
         }

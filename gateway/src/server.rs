@@ -54,6 +54,7 @@ pub fn app(state: AppState) -> Router {
             get(api::list_messages).post(api::agent_message),
         )
         .route("/api/v1/conversations/{id}/release", post(api::release))
+        .merge(crate::clinic_api::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
@@ -161,6 +162,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut workers = crate::workers::spawn_all(&rt, &stop_rx);
     workers.extend(crate::polling::spawn_pollers(&rt, stop_rx.clone()));
+    workers.extend(crate::crm::spawn(&rt, stop_rx.clone()));
     let hub = Arc::new(webchat::Hub::default());
     let hub_task = tokio::spawn(hub.clone().run(rt.hot.subscribe()));
     let state = AppState {

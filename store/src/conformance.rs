@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod clinic;
+pub use clinic::*;
+
 /// A check of the store suite.
 pub type StoreCheck = fn(Arc<dyn Store>) -> futures_util::future::BoxFuture<'static, ()>;
 
@@ -55,6 +58,18 @@ pub fn store_checks() -> Vec<(&'static str, StoreCheck)> {
         unicode_round_trip,
         list_and_page_messages,
         concurrent_load,
+        clinic_holds_and_booking,
+        clinic_booking_conflicts_roll_back_the_turn,
+        clinic_expired_hold_is_taken_over,
+        clinic_cancel_offers_the_waitlist,
+        clinic_reschedule_is_atomic,
+        clinic_tenant_scoping,
+        lead_touch_merges_across_channels,
+        lead_stage_score_assign_events,
+        lead_filters_and_loads,
+        crm_delivery_retry_and_give_up,
+        clinic_concurrent_booking,
+        lead_touch_under_concurrency,
     ]
 }
 
@@ -130,6 +145,8 @@ pub fn turn(claim: &Claim, owner: &str, inbox_id: i64, now: Timestamp) -> Turn {
         timers: Vec::new(),
         tags: Vec::new(),
         release: false,
+        appointments: Vec::new(),
+        lead: Vec::new(),
         now,
     }
 }

@@ -4,12 +4,16 @@
 //!
 //! # Layout
 //! - [`model`]: the records the traits read and write.
+//! - [`clinic`]: the clinic contract ([`ClinicStore`]): appointments, waitlist, leads.
 //! - [`sqlite`]: the embedded default, one SQLite file (WAL).
 //! - [`postgres`]: PostgreSQL, for many replicas.
 //! - [`hot`]: [`Hot`] in-process (embedded) and on Redis (production).
 //! - `sql` (private): the [`Store`] implementation both SQL backends share.
+//! - `clinic_sql` (private): the [`ClinicStore`] implementation both SQL backends share.
 //! - [`conformance`]: one test suite, generic over the traits, run against every backend.
 
+pub mod clinic;
+mod clinic_sql;
 pub mod conformance;
 pub mod hot;
 pub mod model;
@@ -17,6 +21,7 @@ pub mod postgres;
 mod sql;
 pub mod sqlite;
 
+pub use clinic::*;
 pub use hot::{InProcessHot, RedisConfig, RedisHot, connect_hot};
 pub use model::*;
 pub use postgres::PostgresStore;
@@ -36,6 +41,15 @@ pub enum StoreError {
     LeaseLost(i64),
     #[error("not found")]
     NotFound,
+    /// What the call wanted is taken (an appointment's practitioner or room at that
+    /// time: "slot taken: …"), or changed under it; nothing was written. Re-read and
+    /// decide again.
+    #[error("{0}")]
+    Conflict(String),
+    /// The call's input cannot be stored as given (an empty or over-long appointment,
+    /// a status that cannot be set); nothing was written.
+    #[error("invalid: {0}")]
+    Invalid(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
@@ -49,9 +63,10 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The records: tenants, contacts, conversations and messages, inbox, outbox,
-/// conversation state, timers. Every read is scoped by tenant.
+/// conversation state, timers; and, through [`ClinicStore`], appointments and leads.
+/// Every read is scoped by tenant.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ClinicStore + Send + Sync + 'static {
     /// Which backend this is, for logs and `/readyz` ("sqlite", "postgres").
     fn backend(&self) -> &'static str;
 
@@ -121,9 +136,12 @@ pub trait Store: Send + Sync + 'static {
     /// Applies one engine turn atomically, if `turn.owner` still holds the lease:
     /// the inbox item is done, the state saved, the inbound message annotated, bot
     /// messages appended with their outbox rows, timers set or cancelled, tags added,
-    /// an opt-out recorded on the contact. Idempotent per inbox item.
+    /// an opt-out recorded on the contact, the lead ops and then the appointment ops
+    /// applied (see [`ClinicStore`]). Idempotent per inbox item.
     /// Returns whether the lease was dropped (only when `turn.release` asked for it and
-    /// no other item is pending).
+    /// no other item is pending). A `Book` or `Reschedule` whose slot is taken fails the
+    /// whole turn with [`StoreError::Conflict`]; a `Cancel` or `Reschedule` of an
+    /// appointment that is not the conversation's with [`StoreError::NotFound`].
     async fn commit_turn(&self, turn: &Turn) -> Result<bool>;
 
     /// Leases up to `limit` outbox rows that are due (queued, or failed with a retry

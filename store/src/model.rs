@@ -179,6 +179,12 @@ pub struct Turn {
     /// (saves the worker a separate release).
     #[serde(default)]
     pub release: bool,
+    /// Appointment changes for this conversation, applied after the lead ops.
+    #[serde(default)]
+    pub appointments: Vec<crate::AppointmentOp>,
+    /// Changes to the conversation's lead (a `Touch` finds or creates it first).
+    #[serde(default)]
+    pub lead: Vec<crate::LeadOp>,
     pub now: Timestamp,
 }
 

@@ -1,7 +1,8 @@
 //! What the two SQL backends share: the [`crate::Store`] implementation, written once
 //! as a macro over the sqlx database type (the SQL is the same text for SQLite and
-//! PostgreSQL apart from row locks, which each backend passes in), and the plain
-//! conversions between stored columns and records.
+//! PostgreSQL apart from row locks, which each backend passes in; the macro also expands
+//! `clinic_sql`'s, for [`crate::ClinicStore`]), and the plain conversions between stored
+//! columns and records.
 //!
 //! Stored shapes: times are unix milliseconds (`i64`), channels and statuses are their
 //! lowercase names, JSON goes through `sqlx::types::Json` (TEXT in SQLite, JSONB in
@@ -664,6 +665,12 @@ macro_rules! impl_sql_store {
                     }
                 }
 
+                // Leads and appointments last: a taken slot (`Conflict`) or another
+                // conversation's appointment (`NotFound`) undoes the whole turn.
+                if let Err(e) = apply_clinic_ops(&mut tx, turn).await {
+                    return abandon(tx, Err($crate::clinic_sql::contention(e))).await;
+                }
+
                 if turn.opt_out {
                     sqlx::query(
                         "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, $1) WHERE id = $2",
@@ -1239,6 +1246,12 @@ macro_rules! impl_sql_store {
                 rows.iter().map(message_from_row).collect()
             }
         }
+
+        $crate::clinic_sql::impl_sql_clinic!(
+            $store, $db,
+            lock_row = $lock_row,
+            claim_rows = $claim_rows,
+        );
     };
 }
 

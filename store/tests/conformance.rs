@@ -82,12 +82,24 @@ store_tests!(
     unicode_round_trip,
     list_and_page_messages,
     concurrent_load,
+    clinic_holds_and_booking,
+    clinic_booking_conflicts_roll_back_the_turn,
+    clinic_expired_hold_is_taken_over,
+    clinic_cancel_offers_the_waitlist,
+    clinic_reschedule_is_atomic,
+    clinic_tenant_scoping,
+    lead_touch_merges_across_channels,
+    lead_stage_score_assign_events,
+    lead_filters_and_loads,
+    crm_delivery_retry_and_give_up,
+    clinic_concurrent_booking,
+    lead_touch_under_concurrency,
 );
 
 #[test]
 fn every_check_has_a_test() {
     // Keep the list above in step with the suite.
-    assert_eq!(conformance::store_checks().len(), 23);
+    assert_eq!(conformance::store_checks().len(), 35);
 }
 
 #[tokio::test]

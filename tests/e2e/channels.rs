@@ -6,12 +6,12 @@ use crate::harness::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const APP_SECRET: &str = "test-app-secret";
+pub(crate) const APP_SECRET: &str = "test-app-secret";
 const VERIFY_TOKEN: &str = "test-verify-token";
 const TG_SECRET: &str = "test-tg-secret";
-const UPSTREAM_TOKEN: &str = "test-upstream-token";
+pub(crate) const UPSTREAM_TOKEN: &str = "test-upstream-token";
 const DENTAL_KEY: &str = "test-key-dental";
-const WA_NUMBER: &str = "100000000000001";
+pub(crate) const WA_NUMBER: &str = "100000000000001";
 const IG_ACCOUNT: &str = "17840000000000001";
 
 pub(crate) fn channel_env(fake: &Fake) -> Vec<(String, String)> {
@@ -51,7 +51,12 @@ pub(crate) fn wa_text(from: &str, id: &str, text: &str, referral: Option<Value>)
     )
 }
 
-fn wa_body(number: &str, contacts: Value, messages: Value, statuses: Option<Value>) -> Value {
+pub(crate) fn wa_body(
+    number: &str,
+    contacts: Value,
+    messages: Value,
+    statuses: Option<Value>,
+) -> Value {
     let mut value = json!({
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "905320000000", "phone_number_id": number},

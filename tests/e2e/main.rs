@@ -8,6 +8,8 @@ mod bad_input;
 mod browser;
 mod channels;
 mod cli;
+mod clinic;
+mod clinic_api;
 mod eval;
 mod ops;
 mod resilience;
