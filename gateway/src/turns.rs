@@ -574,3 +574,376 @@ async fn to_event(
         other => Err(format!("unknown event kind {other:?}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The clinic pipeline through the real turn code on an embedded store with a
+    //! manual clock: a race for a held slot ends in fresh offers, a full calendar puts the
+    //! patient on the waitlist, and a cancellation offers the freed slot to them.
+
+    use super::*;
+    use crate::config::{Config, Source};
+    use channels::{Channel, Contact, Content, OutContent};
+    use std::sync::Arc;
+
+    /// One dentist, one chair, Monday 09:00–10:00: two examination slots a week.
+    const CLINIC: &str = r#"
+[settings]
+slot_step_minutes = 30
+min_notice_minutes = 0
+hold_minutes = 15
+horizon_days = 1
+examination_service = "muayene"
+observe_holidays = false
+
+[hours]
+mon = "09:00-10:00"
+tue = "kapalı"
+wed = "kapalı"
+thu = "kapalı"
+fri = "kapalı"
+sat = "kapalı"
+sun = "kapalı"
+
+[[practitioners]]
+id = "dr-ada"
+name = "Dt. Ada Kaya"
+
+[[rooms]]
+id = "koltuk-1"
+
+[[services]]
+id = "muayene"
+name = "Ücretsiz muayene"
+duration_minutes = 30
+"#;
+    const PRICES: &str = "treatment,name,material,unit,min_try,max_try\nscaling,Diş taşı temizliği,,session,1500,2500\n";
+
+    struct Clinic {
+        rt: Arc<Runtime>,
+        _dir: tempfile::TempDir,
+        sent: u64,
+    }
+
+    impl Clinic {
+        /// Monday 7 December 2026, 08:00 in Istanbul.
+        async fn open() -> Clinic {
+            let dir = tempfile::tempdir().unwrap();
+            let clinic_dir = dir.path().join("clinic");
+            std::fs::create_dir_all(&clinic_dir).unwrap();
+            std::fs::write(clinic_dir.join("clinic.toml"), CLINIC).unwrap();
+            std::fs::write(clinic_dir.join("prices.csv"), PRICES).unwrap();
+            let (mut config, _) = Config::load(None, Vec::new()).unwrap();
+            config.server.data_dir = dir.path().join("data");
+            let dental = config
+                .tenants
+                .iter_mut()
+                .find(|t| t.id == "demo-dental")
+                .unwrap();
+            dental.clinic_dir = Some(clinic_dir.display().to_string());
+            let now: Timestamp = "2026-12-07T08:00:00+03:00".parse().unwrap();
+            let parts = crate::runtime::Parts {
+                nlu: None,
+                clock: Some(Arc::new(flows::ManualClock::new(now))),
+            };
+            let rt = Runtime::build_with(config, Source::File("test".into()), true, parts)
+                .await
+                .unwrap();
+            Clinic {
+                rt,
+                _dir: dir,
+                sent: 0,
+            }
+        }
+
+        /// Sends `content` from `who` and runs every pending turn; returns the bot's
+        /// messages to `who` since `after` (seq) and the new cursor.
+        async fn send(&mut self, who: &str, content: Content) -> Vec<OutContent> {
+            self.sent += 1;
+            let inbound = channels::Inbound {
+                tenant: "demo-dental".into(),
+                channel: Channel::Webchat,
+                contact: Contact {
+                    handle: who.into(),
+                    phone: None,
+                    name: None,
+                },
+                content,
+                referral: None,
+                provider_id: format!("t-{}", self.sent),
+                sent_at_ms: None,
+                reply_to: None,
+                details: Default::default(),
+            };
+            let conversation = crate::inbox::ingest(&self.rt, &inbound)
+                .await
+                .unwrap()
+                .conversation
+                .unwrap();
+            let before = self.last_seq(conversation).await;
+            self.settle().await;
+            self.replies(conversation, before).await
+        }
+
+        async fn say(&mut self, who: &str, text: &str) -> Vec<OutContent> {
+            self.send(who, Content::Text { body: text.into() }).await
+        }
+
+        async fn tap(&mut self, who: &str, id: &str) -> Vec<OutContent> {
+            self.send(
+                who,
+                Content::Interactive {
+                    id: id.into(),
+                    title: "…".into(),
+                },
+            )
+            .await
+        }
+
+        async fn settle(&self) {
+            let rt = &self.rt;
+            while let Some(claim) = rt
+                .store
+                .claim_conversation(&rt.owner, rt.lease(), Timestamp::now())
+                .await
+                .unwrap()
+            {
+                run_claim(rt, &claim).await.unwrap();
+            }
+        }
+
+        async fn conversation_of(&self, who: &str) -> i64 {
+            self.rt
+                .store
+                .find_conversation("demo-dental", Channel::Webchat, who)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+
+        async fn last_seq(&self, conversation: i64) -> i64 {
+            let all = self
+                .rt
+                .store
+                .messages("demo-dental", conversation, 0, 10_000)
+                .await
+                .unwrap();
+            all.last().map_or(0, |m| m.seq)
+        }
+
+        async fn replies(&self, conversation: i64, after: i64) -> Vec<OutContent> {
+            self.rt
+                .store
+                .messages("demo-dental", conversation, after, 10_000)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.direction == store::Direction::Out)
+                .map(|m| serde_json::from_value(m.content).unwrap())
+                .collect()
+        }
+    }
+
+    fn text(replies: &[OutContent]) -> String {
+        replies
+            .iter()
+            .map(|r| r.body().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn slot_ids(replies: &[OutContent]) -> Vec<String> {
+        replies
+            .iter()
+            .flat_map(|r| match r {
+                OutContent::Buttons { buttons, .. } => buttons.clone(),
+                _ => Vec::new(),
+            })
+            .map(|b| b.id)
+            .filter(|id| id.starts_with("slot:"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn races_the_waitlist_and_a_freed_slot_through_real_turns() {
+        let mut c = Clinic::open().await;
+
+        // Ayşe is offered 09:00, held for her; she books it.
+        let offer = c.say("ayse", "randevu almak istiyorum").await;
+        let ayse_slots = slot_ids(&offer);
+        assert_eq!(ayse_slots.len(), 1, "{}", text(&offer));
+        assert!(text(&offer).contains("09:00"), "{}", text(&offer));
+
+        // Burak is offered only what is not held: 09:30. A forged tap on Ayşe's held
+        // 09:00 loses in the database; the turn runs again and offers what is free.
+        let offer = c.say("burak", "randevu almak istiyorum").await;
+        let burak_slots = slot_ids(&offer);
+        assert_eq!(burak_slots.len(), 1);
+        assert!(text(&offer).contains("09:30"), "{}", text(&offer));
+        let forged = c.tap("burak", &ayse_slots[0]).await;
+        assert!(text(&forged).contains("az önce doldu"), "{}", text(&forged));
+        assert!(!text(&forged).contains("Randevunuz oluşturuldu"));
+
+        let done = c.tap("ayse", &ayse_slots[0]).await;
+        assert!(
+            text(&done).contains("Randevunuz oluşturuldu"),
+            "{}",
+            text(&done)
+        );
+        let done = c.tap("burak", &burak_slots[0]).await;
+        assert!(
+            text(&done).contains("Randevunuz oluşturuldu"),
+            "{}",
+            text(&done)
+        );
+
+        // Cem finds the week full and joins the waitlist.
+        let full = c.say("cem", "randevu almak istiyorum").await;
+        assert!(
+            text(&full).contains("haber vermemi ister misiniz"),
+            "{}",
+            text(&full)
+        );
+        let joined = c.tap("cem", "waitlist:join").await;
+        assert!(
+            text(&joined).contains("bekleme listesine"),
+            "{}",
+            text(&joined)
+        );
+
+        // Ayşe cancels; the freed 09:00 goes to Cem, held for him, and he takes it.
+        let ask = c.say("ayse", "randevumu iptal etmek istiyorum").await;
+        assert!(
+            text(&ask).contains("iptal etmek istediğinize emin misiniz"),
+            "{}",
+            text(&ask)
+        );
+        let cancelled = c.say("ayse", "evet").await;
+        assert!(
+            text(&cancelled).contains("iptal edildi"),
+            "{}",
+            text(&cancelled)
+        );
+        let cem = c.conversation_of("cem").await;
+        let offered = c.replies(cem, 0).await;
+        assert!(text(&offered).contains("yer açıldı"), "{}", text(&offered));
+        let freed = slot_ids(&offered)
+            .pop()
+            .expect("the freed slot as a button");
+        assert_eq!(freed, ayse_slots[0]);
+        let done = c.tap("cem", &freed).await;
+        assert!(
+            text(&done).contains("Randevunuz oluşturuldu"),
+            "{}",
+            text(&done)
+        );
+
+        // The calendar: Burak 09:30, Cem 09:00, Ayşe's cancelled; never two at once.
+        let booked =
+            c.rt.store
+                .appointments(
+                    "demo-dental",
+                    &store::AppointmentFilter {
+                        statuses: vec![AppointmentStatus::Booked],
+                        limit: 10,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+        let mut times: Vec<String> = booked
+            .iter()
+            .map(|a| {
+                a.starts_at
+                    .to_zoned(jiff::tz::TimeZone::get("Europe/Istanbul").unwrap())
+                    .strftime("%H:%M")
+                    .to_string()
+            })
+            .collect();
+        times.sort();
+        assert_eq!(times, ["09:00", "09:30"]);
+        // Each person is one lead; Ayşe's lead keeps the cancellation on its timeline.
+        let ayse = c.conversation_of("ayse").await;
+        let lead =
+            c.rt.store
+                .lead_for_conversation("demo-dental", ayse)
+                .await
+                .unwrap()
+                .unwrap();
+        let kinds: Vec<String> =
+            c.rt.store
+                .lead_events("demo-dental", lead.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.kind)
+                .collect();
+        assert!(
+            kinds.contains(&"appointment_cancelled".to_string()),
+            "{kinds:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn leads_are_assigned_by_language_and_escalated_when_nobody_answers() {
+        let mut c = Clinic::open().await;
+        c.say("ayse", "merhaba").await;
+        c.say("burak", "merhaba").await;
+        let lead = |who: &'static str| {
+            let rt = c.rt.clone();
+            async move {
+                let conversation = rt
+                    .store
+                    .find_conversation("demo-dental", Channel::Webchat, who)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id;
+                rt.store
+                    .lead_for_conversation("demo-dental", conversation)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+        };
+        // Both consultants speak Turkish: the one who got a lead least recently.
+        let (a, b) = (lead("ayse").await, lead("burak").await);
+        assert_eq!(a.assignee.as_deref(), Some("selin"));
+        assert_eq!(b.assignee.as_deref(), Some("deniz"));
+        // 30 business minutes from Monday 08:00, before the 09:00 opening: 09:30.
+        let due: Timestamp = "2026-12-07T09:30:00+03:00".parse().unwrap();
+        assert_eq!(b.first_response_due, Some(due));
+
+        // An agent answers Ayşe in time; nobody answers Burak.
+        c.rt.store
+            .update_lead(
+                "demo-dental",
+                a.id,
+                &[LeadOp::HumanResponded],
+                "agent:selin",
+                Timestamp::now(),
+            )
+            .await
+            .unwrap();
+        let later = due + SignedDuration::from_mins(1);
+        while c.rt.store.fire_due_timers(later, 100).await.unwrap() > 0 {}
+        c.settle().await;
+        let (a, b) = (lead("ayse").await, lead("burak").await);
+        assert!(!a.sla_breached, "{a:?}");
+        assert!(b.sla_breached, "{b:?}");
+        assert_eq!(b.assignee.as_deref(), Some("selin"), "escalated");
+        let burak = c.conversation_of("burak").await;
+        let conv =
+            c.rt.store
+                .conversation("demo-dental", burak)
+                .await
+                .unwrap()
+                .unwrap();
+        assert!(
+            conv.tags.contains(&"sla_breached".to_string()),
+            "{:?}",
+            conv.tags
+        );
+    }
+}
