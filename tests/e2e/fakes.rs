@@ -19,6 +19,8 @@ pub(crate) struct Received {
     /// The phone number id, Instagram account id or bot token in the path.
     pub(crate) account: String,
     pub(crate) body: Value,
+    /// When it was accepted.
+    pub(crate) at: std::time::Instant,
 }
 
 /// A scripted answer instead of success.
@@ -229,6 +231,7 @@ impl Fake {
         self.inner.lock().unwrap().received.push(Received {
             account: account.to_string(),
             body,
+            at: std::time::Instant::now(),
         });
     }
 }

@@ -6,6 +6,7 @@ mod harness;
 
 mod bad_input;
 mod browser;
+mod burst;
 mod channels;
 mod cli;
 mod clinic;
