@@ -617,3 +617,20 @@ fn an_emergency_goes_to_a_human_at_once() {
             .any(|a| matches!(a, Action::Handoff { reason } if reason == "emergency"))
     );
 }
+
+#[test]
+fn a_dentist_named_by_the_patient_is_the_one_offered() {
+    let b = Bench::new();
+    let t = b.say(
+        &new(),
+        "Mehmet Bey'den randevu alabilir miyim",
+        Some("appointment_book"),
+    );
+    let slots: Vec<String> = t.slot_buttons();
+    assert_eq!(slots.len(), 3, "{}", t.text());
+    assert!(
+        slots.iter().all(|id| id.contains(":dr-mehmet:")),
+        "{slots:?}"
+    );
+    assert!(t.text().contains("Dt. Mehmet Öztürk"), "{}", t.text());
+}
