@@ -1523,19 +1523,7 @@ pub(crate) enum Lang {
 }
 
 fn is_clinic_intent(intent: &str) -> bool {
-    [
-        "price_inquiry",
-        "treatment_info",
-        "appointment_book",
-        "appointment_reschedule",
-        "appointment_cancel",
-        "emergency",
-        "insurance_inquiry",
-        "symptom_report",
-        "aftercare_question",
-        "positive_feedback",
-    ]
-    .contains(&intent)
+    intents::catalog::CLINIC_INTENTS.contains(&intent)
 }
 
 /// General intents that win over anything the pipeline could read in the same message.

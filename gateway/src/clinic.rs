@@ -127,6 +127,19 @@ pub fn slot_of(a: &store::AppointmentRecord) -> Slot {
     }
 }
 
+/// An appointment to create, as the slot it would take.
+pub fn slot_of_new(a: &store::NewAppointment) -> Slot {
+    Slot {
+        service: a.service.clone(),
+        practitioner: a.practitioner.clone(),
+        room: a.room.clone(),
+        start: a.starts_at,
+        end: a.ends_at,
+        blocks_from: a.blocks_from,
+        blocks_until: a.blocks_until,
+    }
+}
+
 /// A flows slot as a store appointment to create.
 pub fn new_appointment(
     slot: &Slot,

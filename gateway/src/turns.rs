@@ -121,15 +121,9 @@ async fn drain(rt: &Runtime, claim: &Claim) -> Result<(usize, bool), StoreError>
 /// The slot a turn tried to book (or move to), for the re-run after a conflict.
 fn booked_slot(turn: &Turn) -> Option<Slot> {
     turn.appointments.iter().find_map(|op| match op {
-        AppointmentOp::Book(a) | AppointmentOp::Reschedule { to: a, .. } => Some(Slot {
-            service: a.service.clone(),
-            practitioner: a.practitioner.clone(),
-            room: a.room.clone(),
-            start: a.starts_at,
-            end: a.ends_at,
-            blocks_from: a.blocks_from,
-            blocks_until: a.blocks_until,
-        }),
+        AppointmentOp::Book(a) | AppointmentOp::Reschedule { to: a, .. } => {
+            Some(crate::clinic::slot_of_new(a))
+        }
         _ => None,
     })
 }

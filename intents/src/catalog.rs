@@ -7,6 +7,54 @@
 //! assert_eq!(intents::catalog::describe("my_custom_intent"), None);
 //! ```
 
+/// The intents the commerce niche adds to the general ones (`spec/intents.md`).
+pub const COMMERCE_INTENTS: &[&str] = &[
+    "order_status",
+    "cargo_tracking",
+    "return_request",
+    "exchange_request",
+    "cancel_order",
+    "refund_status",
+    "damaged_or_wrong_item",
+    "stock_inquiry",
+    "size_advice",
+    "discount_inquiry",
+    "invoice_request",
+    "wholesale_inquiry",
+    "price_inquiry",
+];
+
+/// The intents every clinic niche (dental, aesthetic, health) adds to the general ones.
+pub const CLINIC_INTENTS: &[&str] = &[
+    "price_inquiry",
+    "treatment_info",
+    "appointment_book",
+    "appointment_reschedule",
+    "appointment_cancel",
+    "emergency",
+    "insurance_inquiry",
+    "symptom_report",
+    "aftercare_question",
+    "positive_feedback",
+];
+
+/// The medical-tourism intents the health niche adds besides the clinic ones.
+pub const TOURISM_INTENTS: &[&str] = &["travel_package", "travel_logistics"];
+
+/// The intents `niche` adds to the general ones; empty for an unknown niche.
+pub fn niche_intents(niche: &str) -> Vec<&'static str> {
+    match niche {
+        "ecommerce" => COMMERCE_INTENTS.to_vec(),
+        "dental" | "aesthetic" => CLINIC_INTENTS.to_vec(),
+        "health" => CLINIC_INTENTS
+            .iter()
+            .chain(TOURISM_INTENTS)
+            .copied()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// `(intent, description)` for every intent of the taxonomy, general intents
 /// first, then commerce, clinic and medical tourism.
 pub const INTENTS: &[(&str, &str)] = &[

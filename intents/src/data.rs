@@ -307,51 +307,10 @@ mod tests {
         }
     }
 
-    /// The intents each niche adds to the general ones (spec/intents.md).
-    fn niche_intents(niche: &str) -> Vec<&'static str> {
-        const COMMERCE: [&str; 13] = [
-            "order_status",
-            "cargo_tracking",
-            "return_request",
-            "exchange_request",
-            "cancel_order",
-            "refund_status",
-            "damaged_or_wrong_item",
-            "stock_inquiry",
-            "size_advice",
-            "discount_inquiry",
-            "invoice_request",
-            "wholesale_inquiry",
-            "price_inquiry",
-        ];
-        const CLINIC_INTENTS: [&str; 10] = [
-            "price_inquiry",
-            "treatment_info",
-            "appointment_book",
-            "appointment_reschedule",
-            "appointment_cancel",
-            "emergency",
-            "insurance_inquiry",
-            "symptom_report",
-            "aftercare_question",
-            "positive_feedback",
-        ];
-        match niche {
-            "ecommerce" => COMMERCE.to_vec(),
-            "dental" | "aesthetic" => CLINIC_INTENTS.to_vec(),
-            "health" => CLINIC_INTENTS
-                .iter()
-                .copied()
-                .chain(["travel_package", "travel_logistics"])
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
     #[test]
     fn niches_cover_their_intents_with_enough_examples() {
         for niche in NICHES {
-            let expected = niche_intents(niche);
+            let expected = crate::catalog::niche_intents(niche);
             let c = counts(&super::niche(niche));
             let h = counts(&niche_heldout(niche));
             for intent in &expected {
