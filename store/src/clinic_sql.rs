@@ -315,6 +315,7 @@ pub(crate) fn contention(error: StoreError) -> StoreError {
 macro_rules! impl_sql_clinic {
     (
         $store:ty, $db:ty,
+        assignee_loads = $assignee_loads:ident,
         lock_row = $lock_row:literal,
         claim_rows = $claim_rows:literal $(,)?
     ) => {
@@ -955,7 +956,8 @@ macro_rules! impl_sql_clinic {
                 ids.extend(current.as_ref().map(|l| l.id));
                 ids.sort_unstable();
                 ids.dedup();
-                let mut lead = if ids.is_empty() {
+                let fresh = ids.is_empty();
+                let mut lead = if fresh {
                     created = true;
                     create_lead(conn, tenant, identity, stage, actor, now).await?
                 } else {
@@ -983,19 +985,24 @@ macro_rules! impl_sql_clinic {
                 // 2. Link every value. One linked meanwhile to another lead (the same
                 //    person writing on another channel at this instant) is one more merge.
                 let mut contended = false;
+                // One statement for every link; those it did not insert exist already.
+                let mut inserted: Vec<(String, String)> = Vec::new();
+                if !links.is_empty() {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO lead_links (tenant, kind, value, lead_id, created_at) ",
+                    );
+                    qb.push_values(&links, |mut row, (kind, value)| {
+                        row.push_bind(tenant.to_string())
+                            .push_bind(*kind)
+                            .push_bind(value.clone())
+                            .push_bind(lead.id)
+                            .push_bind(now_ms);
+                    });
+                    qb.push(" ON CONFLICT DO NOTHING RETURNING kind, value");
+                    inserted = qb.build_query_as().fetch_all(&mut *conn).await?;
+                }
                 for (kind, value) in &links {
-                    let inserted: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO lead_links (tenant, kind, value, lead_id, created_at) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING lead_id",
-                    )
-                    .bind(tenant)
-                    .bind(*kind)
-                    .bind(value)
-                    .bind(lead.id)
-                    .bind(now_ms)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    if inserted.is_some() {
+                    if inserted.iter().any(|(k, v)| k == kind && v == value) {
                         linked.push(serde_json::json!({"kind": kind, "value": value}));
                         continue;
                     }
@@ -1009,9 +1016,12 @@ macro_rules! impl_sql_clinic {
                     .await?;
                     contended |= owner != Some(lead.id);
                 }
-                lead.last_activity_at = now;
-                lead.updated_at = now;
-                save_lead(conn, &lead).await?;
+                // A lead created just now is stored as it stands.
+                if !fresh {
+                    lead.last_activity_at = now;
+                    lead.updated_at = now;
+                    save_lead(conn, &lead).await?;
+                }
                 if contended {
                     current = Some(lead);
                     continue;
@@ -1056,10 +1066,17 @@ macro_rules! impl_sql_clinic {
             mut lead: Option<$crate::LeadRecord>,
             ops: &[$crate::LeadOp],
         ) -> $crate::Result<Option<$crate::LeadRecord>> {
-            let $crate::clinic_sql::Scope { tenant, actor, now, .. } = scope;
+            let $crate::clinic_sql::Scope { actor, now, .. } = scope;
             let now_ms = $crate::sql::ms(now);
+            // The ops between two touches change the lead in memory; it is saved once,
+            // with their timeline entries in one statement, before the next touch
+            // (which reads leads) and at the end.
+            let mut unsaved: Option<Vec<(String, serde_json::Value)>> = None;
             for op in ops {
                 if let $crate::LeadOp::Touch { identity, stage } = op {
+                    if let (Some(current), Some(events)) = (lead.as_ref(), unsaved.take()) {
+                        save_lead_with_events(conn, current, actor, events, now_ms).await?;
+                    }
                     let current = lead.take();
                     lead = Some(touch_lead(conn, scope, current, identity, stage).await?);
                     continue;
@@ -1070,12 +1087,43 @@ macro_rules! impl_sql_clinic {
                 let change = $crate::clinic_sql::apply_op(current, op, now);
                 current.last_activity_at = now;
                 current.updated_at = now;
-                save_lead(conn, current).await?;
-                if let Some((kind, data)) = change {
-                    add_lead_event(conn, tenant, current.id, &kind, actor, &data, now_ms).await?;
-                }
+                unsaved.get_or_insert_with(Vec::new).extend(change);
+            }
+            if let (Some(current), Some(events)) = (lead.as_ref(), unsaved) {
+                save_lead_with_events(conn, current, actor, events, now_ms).await?;
             }
             Ok(lead)
+        }
+
+        /// Saves `lead` and appends `events` (kind, data) to its timeline, in order.
+        async fn save_lead_with_events(
+            conn: &mut DbConn,
+            lead: &$crate::LeadRecord,
+            actor: &str,
+            events: Vec<(String, serde_json::Value)>,
+            now_ms: i64,
+        ) -> $crate::Result<()> {
+            save_lead(conn, lead).await?;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let mut qb = sqlx::QueryBuilder::<$db>::new(
+                "INSERT INTO lead_events (tenant, lead_id, at, kind, actor, data, crm_status, \
+                 crm_attempts, crm_next_at) ",
+            );
+            qb.push_values(events, |mut row, (kind, data)| {
+                row.push_bind(lead.tenant.clone())
+                    .push_bind(lead.id)
+                    .push_bind(now_ms)
+                    .push_bind(kind)
+                    .push_bind(actor.to_string())
+                    .push_bind(sqlx::types::Json(data))
+                    .push("'pending'")
+                    .push("0")
+                    .push_bind(now_ms);
+            });
+            qb.build().execute(&mut *conn).await?;
+            Ok(())
         }
 
         /// The clinic part of a turn, inside `commit_turn`'s transaction (the conversation
@@ -1329,6 +1377,43 @@ macro_rules! impl_sql_clinic {
             Ok(())
         }
 
+        /// `assignee_loads` by counting the tenant's leads and assignments; a backend may
+        /// read kept counts instead (`assignee_loads = …`).
+        #[allow(dead_code)]
+        impl $store {
+            async fn shared_assignee_loads(&self, tenant: &str) -> $crate::Result<Vec<$crate::AssigneeLoad>> {
+                let open: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT assignee, COUNT(*) FROM leads WHERE tenant = $1 AND assignee IS NOT NULL \
+                     AND stage NOT IN ('won', 'lost') GROUP BY assignee",
+                )
+                .bind(tenant)
+                .fetch_all(&mut *self.read_conn().await?)
+                .await?;
+                // `->>` reads a JSON field the same way in SQLite (3.38+) and PostgreSQL.
+                let assigned: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT data->>'to', MAX(at) FROM lead_events \
+                     WHERE tenant = $1 AND kind = 'assigned' AND data->>'to' IS NOT NULL GROUP BY 1",
+                )
+                .bind(tenant)
+                .fetch_all(&mut *self.read_conn().await?)
+                .await?;
+                let mut loads = std::collections::BTreeMap::<String, $crate::AssigneeLoad>::new();
+                let blank = |who: &String| $crate::AssigneeLoad {
+                    assignee: who.clone(),
+                    open_leads: 0,
+                    last_assigned_at: None,
+                };
+                for (who, n) in open {
+                    loads.entry(who.clone()).or_insert_with(|| blank(&who)).open_leads = n;
+                }
+                for (who, at) in assigned {
+                    let at = $crate::sql::ts(at)?;
+                    loads.entry(who.clone()).or_insert_with(|| blank(&who)).last_assigned_at = Some(at);
+                }
+                Ok(loads.into_values().collect())
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::ClinicStore for $store {
             async fn busy(
@@ -1348,7 +1433,7 @@ macro_rules! impl_sql_clinic {
                 .bind($crate::sql::ms(from))
                 .bind($crate::sql::ms(to))
                 .bind($crate::sql::ms(now))
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?;
                 let mut blocks = Vec::with_capacity(rows.len() * 2);
                 for row in &rows {
@@ -1378,7 +1463,7 @@ macro_rules! impl_sql_clinic {
                 ))
                 .bind(tenant)
                 .bind(id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
                 row.as_ref().map(appointment_from_row).transpose()
             }
@@ -1417,7 +1502,7 @@ macro_rules! impl_sql_clinic {
                     n => n,
                 };
                 qb.push(" ORDER BY starts_at, id LIMIT ").push_bind(i64::from(limit));
-                let rows = qb.build().fetch_all(self.reader()).await?;
+                let rows = qb.build().fetch_all(&mut *self.read_conn().await?).await?;
                 rows.iter().map(appointment_from_row).collect()
             }
 
@@ -1498,7 +1583,7 @@ macro_rules! impl_sql_clinic {
                      FROM waitlist WHERE tenant = $1 ORDER BY created_at, id",
                 )
                 .bind(tenant)
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?;
                 rows.iter()
                     .map(|row| {
@@ -1527,10 +1612,10 @@ macro_rules! impl_sql_clinic {
                 ))
                 .bind(tenant)
                 .bind(conversation)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
                 let leads = row.as_ref().map(lead_from_row).transpose()?.into_iter().collect();
-                Ok(with_handles(self.reader(), leads).await?.pop())
+                Ok(with_handles(&mut *self.read_conn().await?, leads).await?.pop())
             }
 
             async fn lead(&self, tenant: &str, id: i64) -> $crate::Result<Option<$crate::LeadRecord>> {
@@ -1539,10 +1624,10 @@ macro_rules! impl_sql_clinic {
                 ))
                 .bind(tenant)
                 .bind(id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
                 let leads = row.as_ref().map(lead_from_row).transpose()?.into_iter().collect();
-                Ok(with_handles(self.reader(), leads).await?.pop())
+                Ok(with_handles(&mut *self.read_conn().await?, leads).await?.pop())
             }
 
             async fn leads(
@@ -1580,9 +1665,9 @@ macro_rules! impl_sql_clinic {
                     .push_bind(i64::from(limit))
                     .push(" OFFSET ")
                     .push_bind(i64::from(filter.offset));
-                let rows = qb.build().fetch_all(self.reader()).await?;
+                let rows = qb.build().fetch_all(&mut *self.read_conn().await?).await?;
                 let leads = rows.iter().map(lead_from_row).collect::<$crate::Result<Vec<_>>>()?;
-                with_handles(self.reader(), leads).await
+                with_handles(&mut *self.read_conn().await?, leads).await
             }
 
             async fn lead_events(
@@ -1596,7 +1681,7 @@ macro_rules! impl_sql_clinic {
                 )
                 .bind(tenant)
                 .bind(lead)
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?;
                 rows.iter().map(lead_event_from_row).collect()
             }
@@ -1634,35 +1719,7 @@ macro_rules! impl_sql_clinic {
             }
 
             async fn assignee_loads(&self, tenant: &str) -> $crate::Result<Vec<$crate::AssigneeLoad>> {
-                let open: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT assignee, COUNT(*) FROM leads WHERE tenant = $1 AND assignee IS NOT NULL \
-                     AND stage NOT IN ('won', 'lost') GROUP BY assignee",
-                )
-                .bind(tenant)
-                .fetch_all(self.reader())
-                .await?;
-                // `->>` reads a JSON field the same way in SQLite (3.38+) and PostgreSQL.
-                let assigned: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT data->>'to', MAX(at) FROM lead_events \
-                     WHERE tenant = $1 AND kind = 'assigned' AND data->>'to' IS NOT NULL GROUP BY 1",
-                )
-                .bind(tenant)
-                .fetch_all(self.reader())
-                .await?;
-                let mut loads = std::collections::BTreeMap::<String, $crate::AssigneeLoad>::new();
-                let blank = |who: &String| $crate::AssigneeLoad {
-                    assignee: who.clone(),
-                    open_leads: 0,
-                    last_assigned_at: None,
-                };
-                for (who, n) in open {
-                    loads.entry(who.clone()).or_insert_with(|| blank(&who)).open_leads = n;
-                }
-                for (who, at) in assigned {
-                    let at = $crate::sql::ts(at)?;
-                    loads.entry(who.clone()).or_insert_with(|| blank(&who)).last_assigned_at = Some(at);
-                }
-                Ok(loads.into_values().collect())
+                self.$assignee_loads(tenant).await
             }
 
             async fn claim_crm_deliveries(
@@ -1776,13 +1833,13 @@ macro_rules! impl_sql_clinic {
                 .bind(status)
                 .bind(error)
                 .bind(retry_at.map($crate::sql::ms))
-                .execute(self.writer())
+                .execute(&mut *self.write_conn().await?)
                 .await?;
                 if done.rows_affected() == 0 {
                     let found: Option<i64> =
                         sqlx::query_scalar("SELECT id FROM lead_events WHERE id = $1")
                             .bind(event)
-                            .fetch_optional(self.reader())
+                            .fetch_optional(&mut *self.read_conn().await?)
                             .await?;
                     if found.is_none() {
                         return Err($crate::StoreError::NotFound);

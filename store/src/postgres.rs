@@ -106,12 +106,12 @@ impl PostgresStore {
         })
     }
 
-    fn writer(&self) -> &PgPool {
-        &self.pool
+    async fn write_conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        Ok(self.pool.acquire().await?)
     }
 
-    fn reader(&self) -> &PgPool {
-        &self.pool
+    async fn read_conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        Ok(self.pool.acquire().await?)
     }
 
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
@@ -123,6 +123,11 @@ crate::sql::impl_sql_store!(
     PostgresStore,
     sqlx::Postgres,
     "postgres",
+    tx = sqlx::Transaction<'static, sqlx::Postgres>,
+    accept_inbound = shared_accept_inbound,
+    commit_turn = shared_commit_turn,
+    outbox_sent = shared_outbox_sent,
+    assignee_loads = shared_assignee_loads,
     // NO KEY UPDATE: the row is ours, but inserts referencing it (their foreign-key
     // check takes KEY SHARE) are not blocked, so timers firing or messages arriving
     // do not wait on, or deadlock with, a turn being committed.

@@ -85,9 +85,16 @@ pub(crate) fn timer_dedupe_key(key: &str, due_at_ms: i64) -> String {
 
 /// Implements [`crate::Store`] for `$store` over the sqlx database `$db`.
 ///
-/// The type must have inherent `fn reader(&self) -> &sqlx::Pool<$db>` (reads),
-/// `fn writer(&self) -> &sqlx::Pool<$db>` (single-statement writes) and
-/// `async fn write_tx(&self) -> Result<sqlx::Transaction<'static, $db>>`. The literals
+/// The type must have inherent `async fn read_conn(&self)` (a connection for reads),
+/// `async fn write_conn(&self)` (a connection for single-statement writes), both
+/// returning a `Result` of something that dereferences to the connection, and
+/// `async fn write_tx(&self) -> Result<$tx>`, a write transaction that dereferences to
+/// the connection and has `async fn commit(self)` and `async fn rollback(self)`.
+/// `accept_inbound`, `commit_turn` and `outbox_sent` name the inherent methods that
+/// implement those calls: `shared_accept_inbound`, … (defined here, one round trip per
+/// statement) or the backend's own, which must keep their contract; so does
+/// `assignee_loads` for [`crate::ClinicStore::assignee_loads`] (`shared_assignee_loads`
+/// counts the leads). The literals
 /// are the row-lock clauses appended to selects (empty for SQLite, where a write
 /// transaction already excludes every other writer):
 /// - `lock_row`: lock the selected row until commit;
@@ -98,6 +105,11 @@ pub(crate) fn timer_dedupe_key(key: &str, due_at_ms: i64) -> String {
 macro_rules! impl_sql_store {
     (
         $store:ty, $db:ty, $backend:literal,
+        tx = $tx:ty,
+        accept_inbound = $accept_inbound:ident,
+        commit_turn = $commit_turn:ident,
+        outbox_sent = $outbox_sent:ident,
+        assignee_loads = $assignee_loads:ident,
         lock_row = $lock_row:literal,
         lock_conv = $lock_conv:literal,
         lock_contact = $lock_contact:literal,
@@ -219,7 +231,7 @@ macro_rules! impl_sql_store {
         /// dropped transaction rolls back only when its connection is next used, and
         /// until then its row locks would make claimers skip those rows.
         async fn abandon<T>(
-            tx: sqlx::Transaction<'static, $db>,
+            tx: $tx,
             result: $crate::Result<T>,
         ) -> $crate::Result<T> {
             tx.rollback().await?;
@@ -255,35 +267,11 @@ macro_rules! impl_sql_store {
             .transpose()
         }
 
-        #[async_trait::async_trait]
-        impl $crate::Store for $store {
-            fn backend(&self) -> &'static str {
-                $backend
-            }
-
-            async fn ping(&self) -> $crate::Result<()> {
-                sqlx::query("SELECT 1").execute(self.reader()).await?;
-                Ok(())
-            }
-
-            async fn upsert_tenant(&self, tenant: &$crate::TenantRecord) -> $crate::Result<()> {
-                let mut tx = self.write_tx().await?;
-                sqlx::query(
-                    "INSERT INTO tenants (id, niche, name, updated_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (id) DO UPDATE SET niche = excluded.niche, name = excluded.name, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(&tenant.id)
-                .bind(&tenant.niche)
-                .bind(&tenant.name)
-                .bind($crate::sql::ms(jiff::Timestamp::now()))
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn accept_inbound(
+        /// The statements of `accept_inbound`, `commit_turn` and `outbox_sent`, one call
+        /// each; a backend may do the same in fewer calls (`accept_inbound = …`, …).
+        #[allow(dead_code)]
+        impl $store {
+            async fn shared_accept_inbound(
                 &self,
                 inbound: &channels::Inbound,
                 now: jiff::Timestamp,
@@ -355,7 +343,7 @@ macro_rules! impl_sql_store {
                 let Some(seq) = seq else {
                     // A concurrent copy of the same message won the race: report it.
                     tx.rollback().await?;
-                    return find_inbound(self.reader(), tenant, channel, &inbound.provider_id)
+                    return find_inbound(&mut *self.read_conn().await?, tenant, channel, &inbound.provider_id)
                         .await?
                         .ok_or_else(|| {
                             $crate::StoreError::Corrupt(format!(
@@ -385,159 +373,7 @@ macro_rules! impl_sql_store {
                 Ok($crate::Accepted { conversation, message: seq, duplicate: false })
             }
 
-            async fn enqueue_event(
-                &self,
-                tenant: &str,
-                conversation: i64,
-                event: &serde_json::Value,
-                dedupe_key: &str,
-                now: jiff::Timestamp,
-            ) -> $crate::Result<bool> {
-                let mut tx = self.write_tx().await?;
-                let found: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1 AND tenant = $2")
-                        .bind(conversation)
-                        .bind(tenant)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if found.is_none() {
-                    return abandon(tx, Err($crate::StoreError::NotFound)).await;
-                }
-                let id: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO inbox (tenant, conversation_id, event, dedupe_key, status, created_at) \
-                     VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING RETURNING id",
-                )
-                .bind(tenant)
-                .bind(conversation)
-                .bind(sqlx::types::Json(event))
-                .bind(dedupe_key)
-                .bind($crate::sql::ms(now))
-                .fetch_optional(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(id.is_some())
-            }
-
-            async fn claim_conversation(
-                &self,
-                owner: &str,
-                lease: std::time::Duration,
-                now: jiff::Timestamp,
-            ) -> $crate::Result<Option<$crate::Claim>> {
-                // The pick runs once, in a CTE: a locking subquery inside the UPDATE could be
-                // re-run by PostgreSQL and skip the rows this very statement just locked.
-                let row = sqlx::query(concat!(
-                    "WITH pick AS MATERIALIZED (SELECT i.conversation_id AS id FROM inbox i \
-                     JOIN conversations c ON c.id = i.conversation_id \
-                     WHERE i.status = 'pending' AND (c.lease_until IS NULL OR c.lease_until < $3) \
-                     ORDER BY i.id LIMIT 1",
-                    $claim_conv,
-                    ") UPDATE conversations SET lease_owner = $1, lease_until = $2 \
-                     WHERE id IN (SELECT id FROM pick) AND (lease_until IS NULL OR lease_until < $3) \
-                     RETURNING id, tenant"
-                ))
-                .bind(owner)
-                .bind($crate::sql::until(now, lease))
-                .bind($crate::sql::ms(now))
-                // One statement, so no explicit transaction: a round trip saved per message.
-                .fetch_optional(self.writer())
-                .await?;
-                row.map(|row| {
-                    Ok($crate::Claim { tenant: get(&row, "tenant")?, conversation: get(&row, "id")? })
-                })
-                .transpose()
-            }
-
-            async fn renew_lease(
-                &self,
-                conversation: i64,
-                owner: &str,
-                lease: std::time::Duration,
-                now: jiff::Timestamp,
-            ) -> $crate::Result<()> {
-                let mut tx = self.write_tx().await?;
-                let done = sqlx::query(
-                    "UPDATE conversations SET lease_until = $1 WHERE id = $2 AND lease_owner = $3",
-                )
-                .bind($crate::sql::until(now, lease))
-                .bind(conversation)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return abandon(tx, Err($crate::StoreError::LeaseLost(conversation))).await;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn release_conversation(&self, conversation: i64, owner: &str) -> $crate::Result<()> {
-                let mut tx = self.write_tx().await?;
-                sqlx::query(
-                    "UPDATE conversations SET lease_owner = NULL, lease_until = NULL \
-                     WHERE id = $1 AND lease_owner = $2",
-                )
-                .bind(conversation)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn pending_inbox(
-                &self,
-                conversation: i64,
-                limit: u32,
-            ) -> $crate::Result<Vec<$crate::InboxItem>> {
-                let rows = sqlx::query(
-                    "SELECT id, tenant, conversation_id, event, created_at FROM inbox \
-                     WHERE conversation_id = $1 AND status = 'pending' ORDER BY id LIMIT $2",
-                )
-                .bind(conversation)
-                .bind(i64::from(limit))
-                .fetch_all(self.reader())
-                .await?;
-                rows.iter().map(inbox_from_row).collect()
-            }
-
-            async fn conversation(
-                &self,
-                tenant: &str,
-                conversation: i64,
-            ) -> $crate::Result<Option<$crate::ConversationRecord>> {
-                let row = sqlx::query(&format!(
-                    "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-                     JOIN contacts k ON k.id = c.contact_id WHERE c.tenant = $1 AND c.id = $2"
-                ))
-                .bind(tenant)
-                .bind(conversation)
-                .fetch_optional(self.reader())
-                .await?;
-                row.as_ref().map(conversation_from_row).transpose()
-            }
-
-            async fn find_conversation(
-                &self,
-                tenant: &str,
-                channel: channels::Channel,
-                handle: &str,
-            ) -> $crate::Result<Option<$crate::ConversationRecord>> {
-                let row = sqlx::query(&format!(
-                    "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-                     JOIN contacts k ON k.id = c.contact_id \
-                     WHERE c.tenant = $1 AND c.channel = $2 AND k.tenant = $1 AND k.channel = $2 \
-                     AND k.handle = $3"
-                ))
-                .bind(tenant)
-                .bind(channel.as_str())
-                .bind(handle)
-                .fetch_optional(self.reader())
-                .await?;
-                row.as_ref().map(conversation_from_row).transpose()
-            }
-
-            async fn commit_turn(&self, turn: &$crate::Turn) -> $crate::Result<bool> {
+            async fn shared_commit_turn(&self, turn: &$crate::Turn) -> $crate::Result<bool> {
                 let now_ms = $crate::sql::ms(turn.now);
                 let mut tx = self.write_tx().await?;
 
@@ -706,6 +542,230 @@ macro_rules! impl_sql_store {
                 Ok(released)
             }
 
+            async fn shared_outbox_sent(
+                &self,
+                id: i64,
+                provider_message_id: Option<&str>,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let seq: Option<i64> = sqlx::query_scalar(
+                    "UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
+                     sent_at = $1, sending_at = NULL WHERE id = $2 RETURNING message_seq",
+                )
+                .bind($crate::sql::ms(now))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(seq) = seq else {
+                    return abandon(tx, Err($crate::StoreError::NotFound)).await;
+                };
+                sqlx::query(
+                    "UPDATE messages SET provider_id = COALESCE($1, provider_id), error = NULL, \
+                     status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE 'sent' END \
+                     WHERE seq = $2",
+                )
+                .bind(provider_message_id)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> $crate::Result<()> {
+                sqlx::query("SELECT 1").execute(&mut *self.read_conn().await?).await?;
+                Ok(())
+            }
+
+            async fn upsert_tenant(&self, tenant: &$crate::TenantRecord) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query(
+                    "INSERT INTO tenants (id, niche, name, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO UPDATE SET niche = excluded.niche, name = excluded.name, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(&tenant.id)
+                .bind(&tenant.niche)
+                .bind(&tenant.name)
+                .bind($crate::sql::ms(jiff::Timestamp::now()))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn accept_inbound(
+                &self,
+                inbound: &channels::Inbound,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<$crate::Accepted> {
+                self.$accept_inbound(inbound, now).await
+            }
+
+            async fn enqueue_event(
+                &self,
+                tenant: &str,
+                conversation: i64,
+                event: &serde_json::Value,
+                dedupe_key: &str,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.write_tx().await?;
+                let found: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM conversations WHERE id = $1 AND tenant = $2")
+                        .bind(conversation)
+                        .bind(tenant)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if found.is_none() {
+                    return abandon(tx, Err($crate::StoreError::NotFound)).await;
+                }
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO inbox (tenant, conversation_id, event, dedupe_key, status, created_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(tenant)
+                .bind(conversation)
+                .bind(sqlx::types::Json(event))
+                .bind(dedupe_key)
+                .bind($crate::sql::ms(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(id.is_some())
+            }
+
+            async fn claim_conversation(
+                &self,
+                owner: &str,
+                lease: std::time::Duration,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<Option<$crate::Claim>> {
+                // The pick runs once, in a CTE: a locking subquery inside the UPDATE could be
+                // re-run by PostgreSQL and skip the rows this very statement just locked.
+                let row = sqlx::query(concat!(
+                    "WITH pick AS MATERIALIZED (SELECT i.conversation_id AS id FROM inbox i \
+                     JOIN conversations c ON c.id = i.conversation_id \
+                     WHERE i.status = 'pending' AND (c.lease_until IS NULL OR c.lease_until < $3) \
+                     ORDER BY i.id LIMIT 1",
+                    $claim_conv,
+                    ") UPDATE conversations SET lease_owner = $1, lease_until = $2 \
+                     WHERE id IN (SELECT id FROM pick) AND (lease_until IS NULL OR lease_until < $3) \
+                     RETURNING id, tenant"
+                ))
+                .bind(owner)
+                .bind($crate::sql::until(now, lease))
+                .bind($crate::sql::ms(now))
+                // One statement, so no explicit transaction: a round trip saved per message.
+                .fetch_optional(&mut *self.write_conn().await?)
+                .await?;
+                row.map(|row| {
+                    Ok($crate::Claim { tenant: get(&row, "tenant")?, conversation: get(&row, "id")? })
+                })
+                .transpose()
+            }
+
+            async fn renew_lease(
+                &self,
+                conversation: i64,
+                owner: &str,
+                lease: std::time::Duration,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(
+                    "UPDATE conversations SET lease_until = $1 WHERE id = $2 AND lease_owner = $3",
+                )
+                .bind($crate::sql::until(now, lease))
+                .bind(conversation)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return abandon(tx, Err($crate::StoreError::LeaseLost(conversation))).await;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn release_conversation(&self, conversation: i64, owner: &str) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query(
+                    "UPDATE conversations SET lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(conversation)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn pending_inbox(
+                &self,
+                conversation: i64,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::InboxItem>> {
+                let rows = sqlx::query(
+                    "SELECT id, tenant, conversation_id, event, created_at FROM inbox \
+                     WHERE conversation_id = $1 AND status = 'pending' ORDER BY id LIMIT $2",
+                )
+                .bind(conversation)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.read_conn().await?)
+                .await?;
+                rows.iter().map(inbox_from_row).collect()
+            }
+
+            async fn conversation(
+                &self,
+                tenant: &str,
+                conversation: i64,
+            ) -> $crate::Result<Option<$crate::ConversationRecord>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+                     JOIN contacts k ON k.id = c.contact_id WHERE c.tenant = $1 AND c.id = $2"
+                ))
+                .bind(tenant)
+                .bind(conversation)
+                .fetch_optional(&mut *self.read_conn().await?)
+                .await?;
+                row.as_ref().map(conversation_from_row).transpose()
+            }
+
+            async fn find_conversation(
+                &self,
+                tenant: &str,
+                channel: channels::Channel,
+                handle: &str,
+            ) -> $crate::Result<Option<$crate::ConversationRecord>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+                     JOIN contacts k ON k.id = c.contact_id \
+                     WHERE c.tenant = $1 AND c.channel = $2 AND k.tenant = $1 AND k.channel = $2 \
+                     AND k.handle = $3"
+                ))
+                .bind(tenant)
+                .bind(channel.as_str())
+                .bind(handle)
+                .fetch_optional(&mut *self.read_conn().await?)
+                .await?;
+                row.as_ref().map(conversation_from_row).transpose()
+            }
+
+            async fn commit_turn(&self, turn: &$crate::Turn) -> $crate::Result<bool> {
+                self.$commit_turn(turn).await
+            }
+
             async fn claim_outbox(
                 &self,
                 owner: &str,
@@ -714,6 +774,19 @@ macro_rules! impl_sql_store {
                 now: jiff::Timestamp,
             ) -> $crate::Result<Vec<$crate::OutboxItem>> {
                 let now_ms = $crate::sql::ms(now);
+                // Nothing due is the common answer (every reply wakes this worker, web
+                // chat replies too, which have no outbox row): a read says so without
+                // taking the writer. A row committed after this read comes with a wake-up.
+                let due: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1) \
+                     OR EXISTS (SELECT 1 FROM outbox WHERE status = 'leased' AND lease_until < $1)",
+                )
+                .bind(now_ms)
+                .fetch_one(&mut *self.read_conn().await?)
+                .await?;
+                if !due {
+                    return Ok(Vec::new());
+                }
                 let mut tx = self.write_tx().await?;
                 // 1. Lock due rows, oldest first, skipping rows another claimer holds.
                 let picked: Vec<(i64, i64)> = sqlx::query_as(concat!(
@@ -802,29 +875,7 @@ macro_rules! impl_sql_store {
                 provider_message_id: Option<&str>,
                 now: jiff::Timestamp,
             ) -> $crate::Result<()> {
-                let mut tx = self.write_tx().await?;
-                let seq: Option<i64> = sqlx::query_scalar(
-                    "UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
-                     sent_at = $1, sending_at = NULL WHERE id = $2 RETURNING message_seq",
-                )
-                .bind($crate::sql::ms(now))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(seq) = seq else {
-                    return abandon(tx, Err($crate::StoreError::NotFound)).await;
-                };
-                sqlx::query(
-                    "UPDATE messages SET provider_id = COALESCE($1, provider_id), error = NULL, \
-                     status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE 'sent' END \
-                     WHERE seq = $2",
-                )
-                .bind(provider_message_id)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(())
+                self.$outbox_sent(id, provider_message_id, now).await
             }
 
             async fn outbox_sent_many(&self, ids: &[i64], now: jiff::Timestamp) -> $crate::Result<()> {
@@ -949,7 +1000,7 @@ macro_rules! impl_sql_store {
                 .bind($crate::sql::ms(hold_until))
                 .bind(id)
                 .bind(owner)
-                .execute(self.writer())
+                .execute(&mut *self.write_conn().await?)
                 .await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound);
@@ -1016,7 +1067,7 @@ macro_rules! impl_sql_store {
                 .bind(tenant)
                 .bind(channel.as_str())
                 .bind(provider_message_id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await?;
                 let Some(current) = found else {
                     return Ok(false);
@@ -1033,7 +1084,7 @@ macro_rules! impl_sql_store {
                     .bind(channel.as_str())
                     .bind(provider_message_id)
                     .bind(&current)
-                    .execute(self.writer())
+                    .execute(&mut *self.write_conn().await?)
                     .await?;
                 }
                 Ok(true)
@@ -1050,7 +1101,7 @@ macro_rules! impl_sql_store {
                 .bind(&letter.body)
                 .bind(sqlx::types::Json(&letter.headers))
                 .bind($crate::sql::ms(letter.received_at))
-                .fetch_one(self.writer())
+                .fetch_one(&mut *self.write_conn().await?)
                 .await?;
                 Ok(id)
             }
@@ -1066,7 +1117,7 @@ macro_rules! impl_sql_store {
                 )
                 .bind(include_redriven)
                 .bind(i64::from(limit))
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?;
                 rows.iter()
                     .map(|row| {
@@ -1088,7 +1139,7 @@ macro_rules! impl_sql_store {
                 let done = sqlx::query("UPDATE dead_letters SET redriven_at = $1 WHERE id = $2")
                     .bind($crate::sql::ms(now))
                     .bind(id)
-                    .execute(self.writer())
+                    .execute(&mut *self.write_conn().await?)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::StoreError::NotFound);
@@ -1206,7 +1257,7 @@ macro_rules! impl_sql_store {
                 .bind(tenant)
                 .bind(i64::from(limit))
                 .bind(i64::from(offset))
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?;
                 rows.iter()
                     .map(|row| {
@@ -1241,7 +1292,7 @@ macro_rules! impl_sql_store {
                 .bind(conversation)
                 .bind(after)
                 .bind(i64::from(limit))
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read_conn().await?)
                 .await?;
                 rows.iter().map(message_from_row).collect()
             }
@@ -1249,6 +1300,7 @@ macro_rules! impl_sql_store {
 
         $crate::clinic_sql::impl_sql_clinic!(
             $store, $db,
+            assignee_loads = $assignee_loads,
             lock_row = $lock_row,
             claim_rows = $claim_rows,
         );

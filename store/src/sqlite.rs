@@ -1,31 +1,190 @@
 //! The embedded store: one SQLite file in WAL mode, the default for a single business
-//! or a demo. SQLite has one writer at a time, so writes go through a pool of exactly
-//! one connection and start with `BEGIN IMMEDIATE` (a writer waits in the pool queue,
-//! never on SQLite's lock, so concurrent tasks do not see "database is locked");
-//! reads use a separate pool and, thanks to WAL, never wait for the writer.
+//! or a demo. SQLite has one writer at a time, so every write goes through one
+//! connection, taken in turn by one task at a time, and a transaction starts with
+//! `BEGIN IMMEDIATE` (a writer waits for the connection, never on SQLite's lock, so
+//! concurrent tasks do not see "database is locked"); reads use a few other
+//! connections and, thanks to WAL, never wait for the writer.
+//!
+//! The connections are held directly (each behind an async mutex), not in sqlx pools:
+//! sqlx runs every SQLite connection on a thread of its own and each call is a round
+//! trip to it, and a pool adds one more each time a connection comes back (a ping), and
+//! a sqlx transaction's `BEGIN` and `COMMIT` each wait for the caller to take the answer.
+//! Here a transaction is plain `BEGIN IMMEDIATE` / `COMMIT` statements, and the hot
+//! writes send several statements in one call (see `docs/benchmarks.md`).
 
-use crate::{Result, StoreError};
+use crate::{Accepted, Result, StoreError, TimerOp, Turn};
+use channels::Inbound;
+use jiff::Timestamp;
+use sqlx::Connection as _;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteRow,
+    SqliteSynchronous,
 };
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// How long SQLite itself waits for a lock held by another process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a task waits for a pooled connection (the writer queue) before failing.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Read connections (WAL lets them run beside the writer).
-const READERS: u32 = 4;
+const READERS: usize = 4;
+/// Prepared statements kept per connection (the default, 100, is close to what the
+/// store uses, and a statement pushed out is parsed again).
+const STATEMENT_CACHE: usize = 512;
 
-/// The [`crate::Store`] on a SQLite file. Cloning shares the pools.
+/// One connection, and whether a transaction a cancelled task began is still open on it.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    conn: SqliteConnection,
+    in_tx: bool,
+}
+
+type Shared = Arc<Mutex<Slot>>;
+
+/// Several statements sent in one call (`;`-separated; sqlx's SQLite driver runs them in
+/// turn, binding `$N` to the N-th argument in each, and `?` to the next one).
+pub(crate) type Script<'q> = sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments<'q>>;
+
+/// A connection taken for one task: the writer (single statements in autocommit mode) or
+/// a reader. Gives the connection back when dropped.
+#[derive(Debug)]
+pub(crate) struct SqliteConn {
+    slot: OwnedMutexGuard<Slot>,
+    /// Held until the writer is given back.
+    _queued: Option<Queued>,
+}
+
+/// A place in the queue for the writer (see [`SqliteStore::take_writer`]).
+type Queued = OwnedMutexGuard<()>;
+
+impl Deref for SqliteConn {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.slot.conn
+    }
+}
+
+impl DerefMut for SqliteConn {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.slot.conn
+    }
+}
+
+/// A write transaction on the writer connection (`BEGIN IMMEDIATE` … `COMMIT`). Dropped
+/// without [`SqliteTx::commit`] or [`SqliteTx::rollback`] (a cancelled task), it is rolled
+/// back in the background, or by the writer's next user, whichever comes first.
+#[derive(Debug)]
+pub(crate) struct SqliteTx {
+    slot: Option<OwnedMutexGuard<Slot>>,
+    _queued: Option<Queued>,
+}
+
+impl SqliteTx {
+    fn slot(&mut self) -> &mut Slot {
+        self.slot
+            .as_mut()
+            .expect("a transaction is used only until it ends")
+    }
+
+    /// Commits. On failure the transaction is left for the writer's next user to roll back.
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        let slot = self.slot();
+        sqlx::query("COMMIT").execute(&mut slot.conn).await?;
+        slot.in_tx = false;
+        Ok(())
+    }
+
+    /// Runs `script` — statements separated by `;`, the last one `COMMIT` — in one call
+    /// and returns the rows its statements return. On failure nothing is committed and
+    /// the transaction is rolled back.
+    pub(crate) async fn commit_script(mut self, script: Script<'_>) -> Result<Vec<SqliteRow>> {
+        let slot = self.slot();
+        match script.fetch_all(&mut slot.conn).await {
+            Ok(rows) => {
+                slot.in_tx = false;
+                Ok(rows)
+            }
+            Err(e) => {
+                self.rollback().await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The transaction was ended by a script of its own (`…; COMMIT`).
+    pub(crate) fn committed(mut self) {
+        self.slot().in_tx = false;
+    }
+
+    /// Rolls back.
+    pub(crate) async fn rollback(mut self) -> Result<()> {
+        let slot = self.slot();
+        let result = sqlx::query("ROLLBACK").execute(&mut slot.conn).await;
+        // Failing, it was not open any more (SQLite ends a transaction on some errors).
+        slot.in_tx = false;
+        result.map(|_| ()).or_else(|e| match e {
+            sqlx::Error::Database(ref db) if db.message().contains("no transaction") => Ok(()),
+            e => Err(e.into()),
+        })
+    }
+}
+
+impl Deref for SqliteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self
+            .slot
+            .as_ref()
+            .expect("a transaction is used only until it ends")
+            .conn
+    }
+}
+
+impl DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.slot().conn
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        let Some(mut slot) = self.slot.take() else {
+            return;
+        };
+        if !slot.in_tx {
+            return;
+        }
+        // Do not hold SQLite's write lock (other processes may use the file) until the
+        // writer's next user comes: roll back now, in the background.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                // Failing, it was not open any more (the script had committed).
+                let _ = sqlx::query("ROLLBACK").execute(&mut slot.conn).await;
+                slot.in_tx = false;
+            });
+        }
+    }
+}
+
+/// The [`crate::Store`] on a SQLite file. Cloning shares the connections.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    writer: Shared,
+    /// Taken before the writer by every write but a customer message's
+    /// ([`SqliteStore::take_writer`]).
+    queue: Arc<Mutex<()>>,
+    /// Empty for an in-memory database, which reads on the writer.
+    readers: Arc<[Shared]>,
+    next_reader: Arc<AtomicUsize>,
     /// For [`SqliteStore::new_test`]: the file to remove when the last clone is dropped.
     _temp: Option<Arc<TempFile>>,
+}
+
+fn shared(conn: SqliteConnection) -> Shared {
+    Arc::new(Mutex::new(Slot { conn, in_tx: false }))
 }
 
 impl SqliteStore {
@@ -43,29 +202,32 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode, NORMAL syncs the log at checkpoints, not at every commit: a
+            // commit survives a crash of the process, and a power cut may lose the last
+            // commits but never corrupts the file.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
+            .statement_cache_capacity(STATEMENT_CACHE)
             // The default page cache (2 MB) turns a busy store's reads into syscalls;
             // memory-mapped reads and a larger cache keep hot pages in process.
             .pragma("cache_size", "-32768")
             .pragma("mmap_size", "268435456")
             .pragma("temp_store", "memory");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
+        let mut writer = SqliteConnection::connect_with(&options).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run_direct(&mut writer)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            readers.push(shared(SqliteConnection::connect_with(&options).await?));
+        }
         tracing::debug!(path = %path.display(), "sqlite store open");
         Ok(SqliteStore {
-            writer,
-            reader,
+            writer: shared(writer),
+            queue: Arc::default(),
+            readers: readers.into(),
+            next_reader: Arc::default(),
             _temp: None,
         })
     }
@@ -77,24 +239,21 @@ impl SqliteStore {
             .in_memory(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+        let mut conn = SqliteConnection::connect_with(&options).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run_direct(&mut conn)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore {
-            writer: pool.clone(),
-            reader: pool,
+            writer: shared(conn),
+            queue: Arc::default(),
+            readers: Arc::new([]),
+            next_reader: Arc::default(),
             _temp: None,
         })
     }
 
     /// A fresh database in a new file under the system temp folder, removed when the
-    /// store (and every clone) is dropped. Same pools as [`SqliteStore::open`].
+    /// store (and every clone) is dropped. Same connections as [`SqliteStore::open`].
     pub async fn new_test() -> Result<Self> {
         let path =
             std::env::temp_dir().join(format!("kopru-test-{}.db", uuid::Uuid::new_v4().simple()));
@@ -126,19 +285,92 @@ impl SqliteStore {
         Ok(conversations + outbox)
     }
 
-    /// The pool for reads.
-    fn writer(&self) -> &SqlitePool {
-        &self.writer
+    /// The writer, for one task. A customer message (`urgent`: the webhook's answer and
+    /// the web chat's acknowledgement wait for it) queues for the writer directly; every
+    /// other write first takes its place in a queue of its own, so at most one of them
+    /// waits for the writer at a time: a message waits for the write in progress and at
+    /// most one other, not for every turn and delivery in flight. A transaction left open
+    /// by a cancelled task is rolled back first.
+    async fn take_writer(&self, urgent: bool) -> (OwnedMutexGuard<Slot>, Option<Queued>) {
+        let queued = match urgent {
+            true => None,
+            false => Some(self.queue.clone().lock_owned().await),
+        };
+        let mut slot = self.writer.clone().lock_owned().await;
+        if slot.in_tx {
+            // Failing, the transaction was not open any more.
+            let _ = sqlx::query("ROLLBACK").execute(&mut slot.conn).await;
+            slot.in_tx = false;
+        }
+        (slot, queued)
     }
 
-    fn reader(&self) -> &SqlitePool {
-        &self.reader
+    /// The writer connection, for single statements (autocommit).
+    async fn write_conn(&self) -> Result<SqliteConn> {
+        let (slot, queued) = self.take_writer(false).await;
+        Ok(SqliteConn {
+            slot,
+            _queued: queued,
+        })
     }
 
-    /// A write transaction: the single writer connection, `BEGIN IMMEDIATE` so the write
-    /// lock is taken up front (never upgraded half-way, which could fail as busy).
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    /// A read connection: a free one if any, else the next in turn.
+    async fn read_conn(&self) -> Result<SqliteConn> {
+        let n = self.readers.len();
+        if n == 0 {
+            return self.write_conn().await;
+        }
+        let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(slot) = self.readers[(first + i) % n].clone().try_lock_owned() {
+                return Ok(SqliteConn {
+                    slot,
+                    _queued: None,
+                });
+            }
+        }
+        Ok(SqliteConn {
+            slot: self.readers[first % n].clone().lock_owned().await,
+            _queued: None,
+        })
+    }
+
+    /// Begins a write transaction and runs more statements in the same call: `script`
+    /// starts with `BEGIN IMMEDIATE;`. Returns the transaction and the rows the
+    /// statements returned; on failure the transaction is rolled back.
+    /// `urgent`: see [`SqliteStore::take_writer`].
+    async fn begin_script(
+        &self,
+        script: Script<'_>,
+        urgent: bool,
+    ) -> Result<(SqliteTx, Vec<SqliteRow>)> {
+        let (mut slot, queued) = self.take_writer(urgent).await;
+        slot.in_tx = true;
+        let mut tx = SqliteTx {
+            slot: Some(slot),
+            _queued: queued,
+        };
+        match script.fetch_all(&mut *tx).await {
+            Ok(rows) => Ok((tx, rows)),
+            Err(e) => {
+                tx.rollback().await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A write transaction: the writer connection, `BEGIN IMMEDIATE` so the write lock
+    /// is taken up front (never upgraded half-way, which could fail as busy).
+    async fn write_tx(&self) -> Result<SqliteTx> {
+        let (mut slot, queued) = self.take_writer(false).await;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut slot.conn)
+            .await?;
+        slot.in_tx = true;
+        Ok(SqliteTx {
+            slot: Some(slot),
+            _queued: queued,
+        })
     }
 }
 
@@ -146,12 +378,312 @@ crate::sql::impl_sql_store!(
     SqliteStore,
     sqlx::Sqlite,
     "sqlite",
+    tx = SqliteTx,
+    accept_inbound = batched_accept_inbound,
+    commit_turn = batched_commit_turn,
+    outbox_sent = batched_outbox_sent,
+    assignee_loads = kept_assignee_loads,
     lock_row = "",
     lock_conv = "",
     lock_contact = "",
     claim_conv = "",
     claim_rows = "",
 );
+
+/// The hot writes in a few calls each instead of one per statement: the same statements
+/// and checks as `shared_accept_inbound` and `shared_commit_turn`, sent as scripts.
+impl SqliteStore {
+    /// [`crate::Store::accept_inbound`] in one call: the transaction, its writes and
+    /// its commit. A duplicate (the unique key on the provider id) changes nothing: the
+    /// contact and conversation upserts only run when the message is not stored yet.
+    async fn batched_accept_inbound(&self, inbound: &Inbound, now: Timestamp) -> Result<Accepted> {
+        let referral = inbound
+            .referral
+            .as_ref()
+            .filter(|r| !r.is_empty())
+            .map(sqlx::types::Json);
+        let now_ms = crate::sql::ms(now);
+        let content = crate::sql::to_json(&inbound.content, "inbound content")?;
+        // The message's seq is added in SQL once the row exists (`json_set`).
+        let event = serde_json::json!({
+            "kind": "message",
+            "inbound": crate::sql::to_json(inbound, "inbound")?,
+        });
+        let script = sqlx::query(
+            "BEGIN IMMEDIATE; \
+             INSERT INTO contacts (tenant, channel, handle, name, phone, referral, created_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM messages \
+               WHERE tenant = $1 AND channel = $2 AND provider_id = $10 AND direction = 'in') \
+             ON CONFLICT (tenant, channel, handle) DO UPDATE SET \
+             name = COALESCE(excluded.name, contacts.name), \
+             phone = COALESCE(excluded.phone, contacts.phone), \
+             referral = COALESCE(contacts.referral, excluded.referral); \
+             INSERT INTO conversations (tenant, channel, contact_id, state, handoff, tags, \
+             created_at, last_inbound_at, last_message_at, last_referral_at) \
+             SELECT $1, $2, k.id, 'null', FALSE, '[]', $7, $7, $7, $8 FROM contacts k \
+             WHERE k.tenant = $1 AND k.channel = $2 AND k.handle = $3 AND NOT EXISTS (SELECT 1 \
+               FROM messages WHERE tenant = $1 AND channel = $2 AND provider_id = $10 AND direction = 'in') \
+             ON CONFLICT (tenant, channel, contact_id) DO UPDATE SET \
+             last_inbound_at = excluded.last_inbound_at, \
+             last_message_at = excluded.last_message_at, \
+             last_referral_at = COALESCE(excluded.last_referral_at, conversations.last_referral_at); \
+             INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
+             content, status, provider_id, meta, created_at) \
+             SELECT $1, c.id, $2, 'in', 'customer', $9, 'received', $10, '{}', $7 \
+             FROM conversations c JOIN contacts k ON k.id = c.contact_id \
+             WHERE k.tenant = $1 AND k.channel = $2 AND k.handle = $3 \
+             AND c.tenant = $1 AND c.channel = $2 \
+             ON CONFLICT DO NOTHING; \
+             INSERT INTO inbox (tenant, conversation_id, event, dedupe_key, status, created_at) \
+             SELECT $1, m.conversation_id, json_set($11, '$.message', m.seq), 'message:' || m.seq, \
+             'pending', $7 FROM messages m WHERE changes() = 1 AND m.seq = last_insert_rowid(); \
+             SELECT seq, conversation_id, changes() AS fresh FROM messages \
+             WHERE tenant = $1 AND channel = $2 AND provider_id = $10 AND direction = 'in'; \
+             COMMIT",
+        )
+        .bind(inbound.tenant.as_str())
+        .bind(inbound.channel.as_str())
+        .bind(&inbound.contact.handle)
+        .bind(&inbound.contact.name)
+        .bind(&inbound.contact.phone)
+        .bind(referral)
+        .bind(now_ms)
+        .bind(referral.is_some().then_some(now_ms))
+        .bind(sqlx::types::Json(&content))
+        .bind(&inbound.provider_id)
+        .bind(sqlx::types::Json(&event));
+        let (tx, rows) = self.begin_script(script, true).await?;
+        // The script ended with COMMIT.
+        tx.committed();
+        let row = rows.first().ok_or_else(|| {
+            StoreError::Corrupt(format!("inbound {} was not stored", inbound.provider_id))
+        })?;
+        Ok(Accepted {
+            conversation: get(row, "conversation_id")?,
+            message: get(row, "seq")?,
+            duplicate: get::<i64>(row, "fresh")? == 0,
+        })
+    }
+
+    /// [`crate::Store::commit_turn`] in two calls (plus the clinic ops', when the turn
+    /// has any): the transaction with the read that checks the lease and the inbox
+    /// item, then every write with the commit. The clinic ops run before the turn's
+    /// own writes, which do not depend on them (and a conflict undoes everything).
+    async fn batched_commit_turn(&self, turn: &Turn) -> Result<bool> {
+        let now_ms = crate::sql::ms(turn.now);
+        let (mut tx, rows) = self
+            .begin_script(
+                sqlx::query(
+                    "BEGIN IMMEDIATE; \
+                     SELECT c.lease_owner, c.channel, c.contact_id, c.tags, k.handle, \
+                     i.status AS inbox_status \
+                     FROM conversations c JOIN contacts k ON k.id = c.contact_id \
+                     LEFT JOIN inbox i ON i.id = $3 AND i.conversation_id = c.id \
+                     WHERE c.id = $1 AND c.tenant = $2",
+                )
+                .bind(turn.conversation)
+                .bind(&turn.tenant)
+                .bind(turn.inbox_id),
+                false,
+            )
+            .await?;
+        let Some(conv) = rows.first() else {
+            return abandon(tx, Err(StoreError::NotFound)).await;
+        };
+        if get::<Option<String>>(conv, "lease_owner")?.as_deref() != Some(turn.owner.as_str()) {
+            return abandon(tx, Err(StoreError::LeaseLost(turn.conversation))).await;
+        }
+        let Some(inbox_status) = get::<Option<String>>(conv, "inbox_status")? else {
+            return abandon(tx, Err(StoreError::NotFound)).await;
+        };
+        if inbox_status == "done" {
+            // Already applied (a retry after a lost acknowledgement): nothing to do.
+            return abandon(tx, Ok(false)).await;
+        }
+        let channel: String = get(conv, "channel")?;
+        let handle: String = get(conv, "handle")?;
+        let contact: i64 = get(conv, "contact_id")?;
+        let tags: Vec<String> = get_json(conv, "tags")?;
+        let tags = crate::sql::merge_tags(tags, &turn.tags);
+
+        // Leads and appointments: a taken slot (`Conflict`) or another conversation's
+        // appointment (`NotFound`) undoes the whole turn.
+        if let Err(e) = apply_clinic_ops(&mut tx, turn).await {
+            return abandon(tx, Err(crate::clinic_sql::contention(e))).await;
+        }
+
+        let mut contents = Vec::with_capacity(turn.outgoing.len());
+        for out in &turn.outgoing {
+            contents.push(crate::sql::to_json(&out.content, "outgoing content")?);
+        }
+        // Web chat is delivered by its sockets reading the conversation: the stored
+        // message is the delivery, so it needs no outbox row.
+        let local = channel == channels::Channel::Webchat.as_str();
+        let status = if local { "sent" } else { "queued" };
+        let mut qb =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("UPDATE inbox SET status = 'done' WHERE id = ");
+        qb.push_bind(turn.inbox_id);
+        if let Some((seq, meta)) = &turn.annotate {
+            qb.push("; UPDATE messages SET meta = ")
+                .push_bind(sqlx::types::Json(meta))
+                .push(" WHERE seq = ")
+                .push_bind(*seq)
+                .push(" AND conversation_id = ")
+                .push_bind(turn.conversation);
+        }
+        for ((index, out), content) in turn.outgoing.iter().enumerate().zip(&contents) {
+            qb.push(
+                "; INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
+                 content, status, meta, created_at) VALUES (",
+            );
+            let mut values = qb.separated(", ");
+            values
+                .push_bind(&turn.tenant)
+                .push_bind(turn.conversation)
+                .push_bind(&channel)
+                .push("'out'")
+                .push_bind(&out.sender)
+                .push_bind(sqlx::types::Json(content))
+                .push_bind(status)
+                .push("'{}'")
+                .push_bind(now_ms);
+            qb.push(")");
+            if local {
+                continue;
+            }
+            qb.push(
+                "; INSERT INTO outbox (tenant, conversation_id, message_seq, channel, recipient, \
+                 content, idempotency_key, status, attempts, next_attempt_at, created_at) VALUES (",
+            );
+            let mut values = qb.separated(", ");
+            values
+                .push_bind(&turn.tenant)
+                .push_bind(turn.conversation)
+                .push("last_insert_rowid()")
+                .push_bind(&channel)
+                .push_bind(&handle)
+                .push_bind(sqlx::types::Json(content))
+                .push_bind(format!("{}:{index}", turn.inbox_id))
+                .push("'queued'")
+                .push("0")
+                .push_bind(now_ms)
+                .push_bind(now_ms);
+            qb.push(")");
+        }
+        for op in &turn.timers {
+            match op {
+                TimerOp::Set {
+                    key,
+                    due_at,
+                    payload,
+                } => {
+                    qb.push("; INSERT INTO timers (tenant, conversation_id, key, due_at, payload) VALUES (");
+                    let mut values = qb.separated(", ");
+                    values
+                        .push_bind(&turn.tenant)
+                        .push_bind(turn.conversation)
+                        .push_bind(key)
+                        .push_bind(crate::sql::ms(*due_at))
+                        .push_bind(sqlx::types::Json(payload));
+                    qb.push(
+                        ") ON CONFLICT (conversation_id, key) DO UPDATE SET \
+                         due_at = excluded.due_at, payload = excluded.payload",
+                    );
+                }
+                TimerOp::Cancel { key } => {
+                    qb.push("; DELETE FROM timers WHERE conversation_id = ")
+                        .push_bind(turn.conversation)
+                        .push(" AND key = ")
+                        .push_bind(key);
+                }
+            }
+        }
+        if turn.opt_out {
+            qb.push("; UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, ")
+                .push_bind(now_ms)
+                .push(") WHERE id = ")
+                .push_bind(contact);
+        }
+        // State, tags, activity time and (when asked and drained) the lease, last.
+        let drained = "NOT EXISTS (SELECT 1 FROM inbox WHERE conversation_id = conversations.id \
+                       AND status = 'pending')";
+        qb.push("; UPDATE conversations SET state = ")
+            .push_bind(sqlx::types::Json(&turn.state))
+            .push(", handoff = ")
+            .push_bind(turn.handoff)
+            .push(", tags = ")
+            .push_bind(sqlx::types::Json(&tags));
+        if !turn.outgoing.is_empty() {
+            qb.push(", last_message_at = ").push_bind(now_ms);
+        }
+        if turn.release {
+            qb.push(format!(
+                ", lease_until = CASE WHEN {drained} THEN NULL ELSE lease_until END, \
+                 lease_owner = CASE WHEN {drained} THEN NULL ELSE lease_owner END"
+            ));
+        }
+        qb.push(" WHERE id = ")
+            .push_bind(turn.conversation)
+            .push(" RETURNING lease_owner IS NULL AS released; COMMIT");
+        let rows = tx.commit_script(qb.build()).await?;
+        let row = rows
+            .last()
+            .ok_or_else(|| StoreError::Corrupt("conversation update returned nothing".into()))?;
+        get::<bool>(row, "released")
+    }
+}
+
+impl SqliteStore {
+    /// [`crate::Store::outbox_sent`] in one call: the outbox row and its message
+    /// settled together, or `NotFound` (and nothing changed).
+    async fn batched_outbox_sent(
+        &self,
+        id: i64,
+        provider_message_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let script = sqlx::query(
+            "BEGIN IMMEDIATE; \
+             UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
+             sent_at = $1, sending_at = NULL WHERE id = $2 RETURNING message_seq; \
+             UPDATE messages SET provider_id = COALESCE($3, provider_id), error = NULL, \
+             status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE 'sent' END \
+             WHERE seq = (SELECT message_seq FROM outbox WHERE id = $2); \
+             COMMIT",
+        )
+        .bind(crate::sql::ms(now))
+        .bind(id)
+        .bind(provider_message_id);
+        let (tx, rows) = self.begin_script(script, false).await?;
+        tx.committed();
+        if rows.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// [`crate::ClinicStore::assignee_loads`] from the counts triggers keep (migration
+    /// `0006_lead_loads.sql`): a few rows, however many leads the tenant has.
+    async fn kept_assignee_loads(&self, tenant: &str) -> Result<Vec<crate::AssigneeLoad>> {
+        let rows = sqlx::query(
+            "SELECT assignee, open_leads, last_assigned_at FROM lead_loads \
+             WHERE tenant = $1 AND (open_leads > 0 OR last_assigned_at IS NOT NULL) \
+             ORDER BY assignee",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *self.read_conn().await?)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(crate::AssigneeLoad {
+                    assignee: get(row, "assignee")?,
+                    open_leads: get(row, "open_leads")?,
+                    last_assigned_at: get_ts_opt(row, "last_assigned_at")?,
+                })
+            })
+            .collect()
+    }
+}
 
 /// A database file (with its WAL and shared-memory companions) removed on drop.
 #[derive(Debug)]

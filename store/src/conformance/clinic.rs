@@ -1538,6 +1538,29 @@ pub async fn lead_filters_and_loads(store: Arc<dyn Store>) {
         [("ali", 0, Some(at(410))), ("zeynep", 3, Some(at(1000))),],
         "won and lost leads are not open"
     );
+
+    // Closing a lead and reopening another move the counts, and so do merges.
+    let stage = |stage: &str| LeadOp::Stage {
+        stage: stage.into(),
+        lost_reason: None,
+    };
+    s.update_lead("t1", ids[0], &[stage("won")], "system", at(1100))
+        .await
+        .unwrap();
+    s.update_lead("t1", ids[3], &[stage("quoted")], "system", at(1200))
+        .await
+        .unwrap();
+    let open = |loads: Vec<crate::AssigneeLoad>| {
+        loads
+            .into_iter()
+            .map(|l| (l.assignee, l.open_leads))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        open(s.assignee_loads("t1").await.unwrap()),
+        [("ali".to_string(), 1), ("zeynep".to_string(), 2)]
+    );
+    assert!(s.assignee_loads("t2").await.unwrap().is_empty());
 }
 
 /// Timeline events go to the CRM webhook once each, per lead in order: leased on claim,

@@ -41,7 +41,10 @@ struct Args {
     /// whatsapp mode: the Meta app secret the server verifies signatures with.
     #[arg(long, default_value = "bench-app-secret")]
     app_secret: String,
-    /// whatsapp mode: the phone number id the webhooks are addressed to.
+    /// whatsapp mode: the phone number id the webhooks are addressed to; several,
+    /// comma-separated, take turns (Meta's throughput limit is per number and counts
+    /// inbound and outbound messages together, so one number carries at most half its
+    /// tier as full conversations).
     #[arg(long, default_value = "100000000000001")]
     phone_number_id: String,
     /// whatsapp mode: where this tool serves a fake Graph API (0: do not, ack only).
@@ -134,6 +137,7 @@ async fn whatsapp(args: Args) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let run = format!("{:04}", uuid::Uuid::new_v4().as_u128() % 10_000);
+    let numbers: Vec<&str> = args.phone_number_id.split(',').map(str::trim).collect();
     let mut tasks = Vec::with_capacity(total as usize);
     for i in 0..total {
         tokio::time::sleep_until((started + interval * i as u32).into()).await;
@@ -141,7 +145,7 @@ async fn whatsapp(args: Args) -> anyhow::Result<()> {
         let from = format!("9059{run}{i:05}");
         let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
             "field": "messages", "value": {"messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "905320000000", "phone_number_id": args.phone_number_id},
+            "metadata": {"display_phone_number": "905320000000", "phone_number_id": numbers[i as usize % numbers.len()]},
             "contacts": [{"profile": {"name": "Yük Testi"}, "wa_id": from}],
             "messages": [{"from": from, "id": format!("wamid.LOAD{run}{i}"), "timestamp": jiff::Timestamp::now().as_second().to_string(),
                 "type": "text", "text": {"body": TEXTS[i as usize % TEXTS.len()]}}]}}]}]});
