@@ -1001,7 +1001,11 @@ impl<'a, 'c> Pipeline<'a, 'c> {
         let too_soon = slot.start
             < self.now
                 + SignedDuration::from_mins(i64::from(self.clinic.settings.min_notice_minutes));
-        if lost_race || too_soon {
+        // A tap names its slot in the button id, which a client can forge: only the
+        // examination this flow offers, inside working time and free, can be booked.
+        let bookable = slot.service == self.examination()
+            && self.clinic.is_free(&self.tz, self.cx.busy, &slot);
+        if lost_race || too_soon || !bookable {
             self.cs().offered.retain(|s| s.start != slot.start);
             return self.offer(Preferences::default(), Intro::Taken);
         }
@@ -1303,7 +1307,8 @@ impl<'a, 'c> Pipeline<'a, 'c> {
     }
 
     fn follow_up(&mut self, n: u8) {
-        if self.state.clinic.booked || !self.state.clinic.follow_ups_armed && n == 1 {
+        // A reply, an opt-out or a booking disarms them (and cancels the timers).
+        if self.state.clinic.booked || !self.state.clinic.follow_ups_armed {
             return;
         }
         if n >= 2 {

@@ -634,3 +634,29 @@ fn a_dentist_named_by_the_patient_is_the_one_offered() {
     );
     assert!(t.text().contains("Dt. Mehmet Öztürk"), "{}", t.text());
 }
+
+#[test]
+fn a_forged_slot_button_books_nothing_outside_what_is_offered() {
+    let b = Bench::new();
+    let forged = |service: &str, local: &str| {
+        format!(
+            "slot:{service}:dr-mehmet:koltuk-3:{}",
+            istanbul(local).as_second()
+        )
+    };
+    // 03:00 at night, and a 90-minute implant surgery nobody offered in chat.
+    for id in [
+        forged("muayene", "2026-12-02T03:00"),
+        forged("implant", "2026-12-02T10:00"),
+    ] {
+        let t = b.tap(&new(), &id, "…");
+        assert!(
+            t.appointments()
+                .iter()
+                .all(|a| !matches!(a, AppointmentAction::Book { .. })),
+            "{id}: {:?}",
+            t.actions
+        );
+        assert!(t.text().contains("az önce doldu"), "{}", t.text());
+    }
+}

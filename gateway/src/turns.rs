@@ -572,7 +572,7 @@ async fn to_event(
 #[cfg(test)]
 mod tests {
     //! The clinic pipeline through the real turn code on an embedded store with a
-    //! manual clock: a race for a held slot ends in fresh offers, a full calendar puts the
+    //! manual clock: a forged tap on a slot held for another patient ends in fresh offers, a full calendar puts the
     //! patient on the waitlist, and a cancellation offers the freed slot to them.
 
     use super::*;
@@ -770,7 +770,7 @@ duration_minutes = 30
         assert!(text(&offer).contains("09:00"), "{}", text(&offer));
 
         // Burak is offered only what is not held: 09:30. A forged tap on Ayşe's held
-        // 09:00 loses in the database; the turn runs again and offers what is free.
+        // 09:00 books nothing; he is offered what is free instead.
         let offer = c.say("burak", "randevu almak istiyorum").await;
         let burak_slots = slot_ids(&offer);
         assert_eq!(burak_slots.len(), 1);
