@@ -20,6 +20,7 @@ pub mod model;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
+mod sqlite_fast;
 
 pub use clinic::*;
 pub use hot::{InProcessHot, RedisConfig, RedisHot, connect_hot};

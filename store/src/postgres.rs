@@ -127,6 +127,13 @@ crate::sql::impl_sql_store!(
     accept_inbound = shared_accept_inbound,
     commit_turn = shared_commit_turn,
     outbox_sent = shared_outbox_sent,
+    claim_conversation = shared_claim_conversation,
+    pending_inbox = shared_pending_inbox,
+    conversation = shared_conversation,
+    messages = shared_messages,
+    claim_outbox = shared_claim_outbox,
+    outbox_sending = shared_outbox_sending,
+    outbox_sent_many = shared_outbox_sent_many,
     assignee_loads = shared_assignee_loads,
     // NO KEY UPDATE: the row is ours, but inserts referencing it (their foreign-key
     // check takes KEY SHARE) are not blocked, so timers firing or messages arriving

@@ -73,6 +73,26 @@ pub(crate) fn merge_tags(mut old: Vec<String>, new: &[String]) -> Vec<String> {
     old
 }
 
+/// Of the `picked` outbox rows (id, conversation), those to lease: per conversation, in
+/// id order, the rows before its first unsent row that was not picked (`unsent`: every
+/// queued or leased row of those conversations, by id), so messages go out in order.
+pub(crate) fn in_order(picked: &[(i64, i64)], unsent: Vec<(i64, i64)>) -> Vec<i64> {
+    let mine: std::collections::HashSet<i64> = picked.iter().map(|(id, _)| *id).collect();
+    let mut blocked = std::collections::HashSet::new();
+    let mut keep = Vec::new();
+    for (id, conv) in unsent {
+        if blocked.contains(&conv) {
+            continue;
+        }
+        if mine.contains(&id) {
+            keep.push(id);
+        } else {
+            blocked.insert(conv);
+        }
+    }
+    keep
+}
+
 /// The inbox dedupe key of a customer message.
 pub(crate) fn message_dedupe_key(seq: i64) -> String {
     format!("message:{seq}")
@@ -90,7 +110,9 @@ pub(crate) fn timer_dedupe_key(key: &str, due_at_ms: i64) -> String {
 /// returning a `Result` of something that dereferences to the connection, and
 /// `async fn write_tx(&self) -> Result<$tx>`, a write transaction that dereferences to
 /// the connection and has `async fn commit(self)` and `async fn rollback(self)`.
-/// `accept_inbound`, `commit_turn` and `outbox_sent` name the inherent methods that
+/// `accept_inbound`, `commit_turn`, `outbox_sent`, `claim_conversation`, `pending_inbox`,
+/// `conversation`, `messages`, `claim_outbox`, `outbox_sending` and `outbox_sent_many`
+/// name the inherent methods that
 /// implement those calls: `shared_accept_inbound`, … (defined here, one round trip per
 /// statement) or the backend's own, which must keep their contract; so does
 /// `assignee_loads` for [`crate::ClinicStore::assignee_loads`] (`shared_assignee_loads`
@@ -109,6 +131,13 @@ macro_rules! impl_sql_store {
         accept_inbound = $accept_inbound:ident,
         commit_turn = $commit_turn:ident,
         outbox_sent = $outbox_sent:ident,
+        claim_conversation = $claim_conversation:ident,
+        pending_inbox = $pending_inbox:ident,
+        conversation = $conversation:ident,
+        messages = $messages:ident,
+        claim_outbox = $claim_outbox:ident,
+        outbox_sending = $outbox_sending:ident,
+        outbox_sent_many = $outbox_sent_many:ident,
         assignee_loads = $assignee_loads:ident,
         lock_row = $lock_row:literal,
         lock_conv = $lock_conv:literal,
@@ -542,6 +571,249 @@ macro_rules! impl_sql_store {
                 Ok(released)
             }
 
+            async fn shared_claim_conversation(
+                &self,
+                owner: &str,
+                lease: std::time::Duration,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<Option<$crate::Claim>> {
+                // Nothing to claim is the common answer (a worker that got a claim wakes a
+                // peer, and looks again after its turn): a read says so without taking the
+                // writer. An item committed after this read comes with a wake-up.
+                let claimable: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM inbox i JOIN conversations c ON c.id = i.conversation_id \
+                     WHERE i.status = 'pending' AND (c.lease_until IS NULL OR c.lease_until < $1))",
+                )
+                .bind($crate::sql::ms(now))
+                .fetch_one(&mut *self.read_conn().await?)
+                .await?;
+                if !claimable {
+                    return Ok(None);
+                }
+                // The pick runs once, in a CTE: a locking subquery inside the UPDATE could be
+                // re-run by PostgreSQL and skip the rows this very statement just locked.
+                let row = sqlx::query(concat!(
+                    "WITH pick AS MATERIALIZED (SELECT i.conversation_id AS id FROM inbox i \
+                     JOIN conversations c ON c.id = i.conversation_id \
+                     WHERE i.status = 'pending' AND (c.lease_until IS NULL OR c.lease_until < $3) \
+                     ORDER BY i.id LIMIT 1",
+                    $claim_conv,
+                    ") UPDATE conversations SET lease_owner = $1, lease_until = $2 \
+                     WHERE id IN (SELECT id FROM pick) AND (lease_until IS NULL OR lease_until < $3) \
+                     RETURNING id, tenant"
+                ))
+                .bind(owner)
+                .bind($crate::sql::until(now, lease))
+                .bind($crate::sql::ms(now))
+                // One statement, so no explicit transaction: a round trip saved per message.
+                .fetch_optional(&mut *self.write_conn().await?)
+                .await?;
+                row.map(|row| {
+                    Ok($crate::Claim { tenant: get(&row, "tenant")?, conversation: get(&row, "id")? })
+                })
+                .transpose()
+            }
+
+            async fn shared_pending_inbox(
+                &self,
+                conversation: i64,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::InboxItem>> {
+                let rows = sqlx::query(
+                    "SELECT id, tenant, conversation_id, event, created_at FROM inbox \
+                     WHERE conversation_id = $1 AND status = 'pending' ORDER BY id LIMIT $2",
+                )
+                .bind(conversation)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.read_conn().await?)
+                .await?;
+                rows.iter().map(inbox_from_row).collect()
+            }
+
+            async fn shared_conversation(
+                &self,
+                tenant: &str,
+                conversation: i64,
+            ) -> $crate::Result<Option<$crate::ConversationRecord>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+                     JOIN contacts k ON k.id = c.contact_id WHERE c.tenant = $1 AND c.id = $2"
+                ))
+                .bind(tenant)
+                .bind(conversation)
+                .fetch_optional(&mut *self.read_conn().await?)
+                .await?;
+                row.as_ref().map(conversation_from_row).transpose()
+            }
+
+            async fn shared_messages(
+                &self,
+                tenant: &str,
+                conversation: i64,
+                after: i64,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::MessageRecord>> {
+                let rows = sqlx::query(
+                    "SELECT seq, conversation_id, direction, sender, content, status, provider_id, \
+                     error, meta, created_at FROM messages \
+                     WHERE tenant = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+                )
+                .bind(tenant)
+                .bind(conversation)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.read_conn().await?)
+                .await?;
+                rows.iter().map(message_from_row).collect()
+            }
+
+            /// Whether any outbox row is due (queued and due, or leased and expired).
+            async fn shared_outbox_due(&self, now: jiff::Timestamp) -> $crate::Result<bool> {
+                Ok(sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1) \
+                     OR EXISTS (SELECT 1 FROM outbox WHERE status = 'leased' AND lease_until < $1)",
+                )
+                .bind($crate::sql::ms(now))
+                .fetch_one(&mut *self.read_conn().await?)
+                .await?)
+            }
+
+            async fn shared_claim_outbox(
+                &self,
+                owner: &str,
+                limit: u32,
+                lease: std::time::Duration,
+                now: jiff::Timestamp,
+            ) -> $crate::Result<Vec<$crate::OutboxItem>> {
+                let now_ms = $crate::sql::ms(now);
+                // Nothing due is the common answer (every reply wakes this worker, web
+                // chat replies too, which have no outbox row): a read says so without
+                // taking the writer. A row committed after this read comes with a wake-up.
+                if !self.shared_outbox_due(now).await? {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.write_tx().await?;
+                // 1. Lock due rows, oldest first, skipping rows another claimer holds.
+                let picked: Vec<(i64, i64)> = sqlx::query_as(concat!(
+                    // Each half of the condition reads its own partial index; an OR
+                    // over both would scan the whole (ever-growing) table.
+                    "SELECT id, conversation_id FROM outbox WHERE id IN ( \
+                     SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 \
+                     UNION ALL \
+                     SELECT id FROM outbox WHERE status = 'leased' AND lease_until < $1) \
+                     ORDER BY id LIMIT $2",
+                    $claim_rows
+                ))
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+                if picked.is_empty() {
+                    tx.commit().await?;
+                    return Ok(Vec::new());
+                }
+                // 2. Per conversation, messages go out in order: keep a row only when
+                //    every older unsent row of its conversation is ours too. This read
+                //    is a new statement, so on PostgreSQL it also sees rows another
+                //    claimer locked a moment ago (still unsent): their successors wait.
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, conversation_id FROM outbox WHERE status IN ('queued', 'leased') \
+                     AND conversation_id IN (",
+                );
+                let mut convs: Vec<i64> = picked.iter().map(|(_, c)| *c).collect();
+                convs.sort_unstable();
+                convs.dedup();
+                let mut sep = qb.separated(", ");
+                for c in &convs {
+                    sep.push_bind(*c);
+                }
+                qb.push(") ORDER BY id");
+                let unsent: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                let keep = $crate::sql::in_order(&picked, unsent);
+                if keep.is_empty() {
+                    tx.commit().await?;
+                    return Ok(Vec::new());
+                }
+                // 3. Lease what we keep.
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "UPDATE outbox SET status = 'leased', lease_owner = ",
+                );
+                qb.push_bind(owner)
+                    .push(", lease_until = ")
+                    .push_bind($crate::sql::until(now, lease))
+                    .push(", attempts = attempts + 1 WHERE id IN (");
+                let mut sep = qb.separated(", ");
+                for id in &keep {
+                    sep.push_bind(*id);
+                }
+                qb.push(
+                    ") RETURNING id, tenant, conversation_id, message_seq, channel, recipient, content, \
+                     attempts, idempotency_key, \
+                     (SELECT sender FROM messages m WHERE m.seq = message_seq) AS sender, \
+                     (SELECT last_inbound_at FROM conversations c WHERE c.id = conversation_id) \
+                     AS last_inbound_at, \
+                     (SELECT last_referral_at FROM conversations c WHERE c.id = conversation_id) \
+                     AS last_referral_at",
+                );
+                let rows = qb.build().fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                let mut items = rows.iter().map(outbox_from_row).collect::<$crate::Result<Vec<_>>>()?;
+                items.sort_by_key(|item| item.id);
+                Ok(items)
+            }
+
+            async fn shared_outbox_sending(
+                &self,
+                id: i64,
+                owner: &str,
+                now: jiff::Timestamp,
+                hold_until: jiff::Timestamp,
+            ) -> $crate::Result<()> {
+                let done = sqlx::query(
+                    "UPDATE outbox SET sending_at = $1, \
+                     lease_until = CASE WHEN lease_until < $2 THEN $2 ELSE lease_until END \
+                     WHERE id = $3 AND status = 'leased' AND lease_owner = $4",
+                )
+                .bind($crate::sql::ms(now))
+                .bind($crate::sql::ms(hold_until))
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *self.write_conn().await?)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn shared_outbox_sent_many(&self, ids: &[i64], now: jiff::Timestamp) -> $crate::Result<()> {
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.write_tx().await?;
+                for id in ids {
+                    let seq: Option<i64> = sqlx::query_scalar(
+                        "UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
+                         sent_at = $1, sending_at = NULL WHERE id = $2 RETURNING message_seq",
+                    )
+                    .bind($crate::sql::ms(now))
+                    .bind(*id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(seq) = seq {
+                        sqlx::query(
+                            "UPDATE messages SET error = NULL, status = CASE WHEN status IN \
+                             ('delivered', 'read') THEN status ELSE 'sent' END WHERE seq = $1",
+                        )
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn shared_outbox_sent(
                 &self,
                 id: i64,
@@ -649,28 +921,7 @@ macro_rules! impl_sql_store {
                 lease: std::time::Duration,
                 now: jiff::Timestamp,
             ) -> $crate::Result<Option<$crate::Claim>> {
-                // The pick runs once, in a CTE: a locking subquery inside the UPDATE could be
-                // re-run by PostgreSQL and skip the rows this very statement just locked.
-                let row = sqlx::query(concat!(
-                    "WITH pick AS MATERIALIZED (SELECT i.conversation_id AS id FROM inbox i \
-                     JOIN conversations c ON c.id = i.conversation_id \
-                     WHERE i.status = 'pending' AND (c.lease_until IS NULL OR c.lease_until < $3) \
-                     ORDER BY i.id LIMIT 1",
-                    $claim_conv,
-                    ") UPDATE conversations SET lease_owner = $1, lease_until = $2 \
-                     WHERE id IN (SELECT id FROM pick) AND (lease_until IS NULL OR lease_until < $3) \
-                     RETURNING id, tenant"
-                ))
-                .bind(owner)
-                .bind($crate::sql::until(now, lease))
-                .bind($crate::sql::ms(now))
-                // One statement, so no explicit transaction: a round trip saved per message.
-                .fetch_optional(&mut *self.write_conn().await?)
-                .await?;
-                row.map(|row| {
-                    Ok($crate::Claim { tenant: get(&row, "tenant")?, conversation: get(&row, "id")? })
-                })
-                .transpose()
+                self.$claim_conversation(owner, lease, now).await
             }
 
             async fn renew_lease(
@@ -715,15 +966,7 @@ macro_rules! impl_sql_store {
                 conversation: i64,
                 limit: u32,
             ) -> $crate::Result<Vec<$crate::InboxItem>> {
-                let rows = sqlx::query(
-                    "SELECT id, tenant, conversation_id, event, created_at FROM inbox \
-                     WHERE conversation_id = $1 AND status = 'pending' ORDER BY id LIMIT $2",
-                )
-                .bind(conversation)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *self.read_conn().await?)
-                .await?;
-                rows.iter().map(inbox_from_row).collect()
+                self.$pending_inbox(conversation, limit).await
             }
 
             async fn conversation(
@@ -731,15 +974,7 @@ macro_rules! impl_sql_store {
                 tenant: &str,
                 conversation: i64,
             ) -> $crate::Result<Option<$crate::ConversationRecord>> {
-                let row = sqlx::query(&format!(
-                    "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-                     JOIN contacts k ON k.id = c.contact_id WHERE c.tenant = $1 AND c.id = $2"
-                ))
-                .bind(tenant)
-                .bind(conversation)
-                .fetch_optional(&mut *self.read_conn().await?)
-                .await?;
-                row.as_ref().map(conversation_from_row).transpose()
+                self.$conversation(tenant, conversation).await
             }
 
             async fn find_conversation(
@@ -773,100 +1008,7 @@ macro_rules! impl_sql_store {
                 lease: std::time::Duration,
                 now: jiff::Timestamp,
             ) -> $crate::Result<Vec<$crate::OutboxItem>> {
-                let now_ms = $crate::sql::ms(now);
-                // Nothing due is the common answer (every reply wakes this worker, web
-                // chat replies too, which have no outbox row): a read says so without
-                // taking the writer. A row committed after this read comes with a wake-up.
-                let due: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1) \
-                     OR EXISTS (SELECT 1 FROM outbox WHERE status = 'leased' AND lease_until < $1)",
-                )
-                .bind(now_ms)
-                .fetch_one(&mut *self.read_conn().await?)
-                .await?;
-                if !due {
-                    return Ok(Vec::new());
-                }
-                let mut tx = self.write_tx().await?;
-                // 1. Lock due rows, oldest first, skipping rows another claimer holds.
-                let picked: Vec<(i64, i64)> = sqlx::query_as(concat!(
-                    // Each half of the condition reads its own partial index; an OR
-                    // over both would scan the whole (ever-growing) table.
-                    "SELECT id, conversation_id FROM outbox WHERE id IN ( \
-                     SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 \
-                     UNION ALL \
-                     SELECT id FROM outbox WHERE status = 'leased' AND lease_until < $1) \
-                     ORDER BY id LIMIT $2",
-                    $claim_rows
-                ))
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await?;
-                if picked.is_empty() {
-                    tx.commit().await?;
-                    return Ok(Vec::new());
-                }
-                // 2. Per conversation, messages go out in order: keep a row only when
-                //    every older unsent row of its conversation is ours too. This read
-                //    is a new statement, so on PostgreSQL it also sees rows another
-                //    claimer locked a moment ago (still unsent): their successors wait.
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT id, conversation_id FROM outbox WHERE status IN ('queued', 'leased') \
-                     AND conversation_id IN (",
-                );
-                let mut convs: Vec<i64> = picked.iter().map(|(_, c)| *c).collect();
-                convs.sort_unstable();
-                convs.dedup();
-                let mut sep = qb.separated(", ");
-                for c in &convs {
-                    sep.push_bind(*c);
-                }
-                qb.push(") ORDER BY id");
-                let unsent: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
-                let mine: std::collections::HashSet<i64> = picked.iter().map(|(id, _)| *id).collect();
-                let mut blocked = std::collections::HashSet::new();
-                let mut keep = Vec::new();
-                for (id, conv) in unsent {
-                    if blocked.contains(&conv) {
-                        continue;
-                    }
-                    if mine.contains(&id) {
-                        keep.push(id);
-                    } else {
-                        blocked.insert(conv);
-                    }
-                }
-                if keep.is_empty() {
-                    tx.commit().await?;
-                    return Ok(Vec::new());
-                }
-                // 3. Lease what we keep.
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "UPDATE outbox SET status = 'leased', lease_owner = ",
-                );
-                qb.push_bind(owner)
-                    .push(", lease_until = ")
-                    .push_bind($crate::sql::until(now, lease))
-                    .push(", attempts = attempts + 1 WHERE id IN (");
-                let mut sep = qb.separated(", ");
-                for id in &keep {
-                    sep.push_bind(*id);
-                }
-                qb.push(
-                    ") RETURNING id, tenant, conversation_id, message_seq, channel, recipient, content, \
-                     attempts, idempotency_key, \
-                     (SELECT sender FROM messages m WHERE m.seq = message_seq) AS sender, \
-                     (SELECT last_inbound_at FROM conversations c WHERE c.id = conversation_id) \
-                     AS last_inbound_at, \
-                     (SELECT last_referral_at FROM conversations c WHERE c.id = conversation_id) \
-                     AS last_referral_at",
-                );
-                let rows = qb.build().fetch_all(&mut *tx).await?;
-                tx.commit().await?;
-                let mut items = rows.iter().map(outbox_from_row).collect::<$crate::Result<Vec<_>>>()?;
-                items.sort_by_key(|item| item.id);
-                Ok(items)
+                self.$claim_outbox(owner, limit, lease, now).await
             }
 
             async fn outbox_sent(
@@ -879,31 +1021,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn outbox_sent_many(&self, ids: &[i64], now: jiff::Timestamp) -> $crate::Result<()> {
-                if ids.is_empty() {
-                    return Ok(());
-                }
-                let mut tx = self.write_tx().await?;
-                for id in ids {
-                    let seq: Option<i64> = sqlx::query_scalar(
-                        "UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
-                         sent_at = $1, sending_at = NULL WHERE id = $2 RETURNING message_seq",
-                    )
-                    .bind($crate::sql::ms(now))
-                    .bind(*id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some(seq) = seq {
-                        sqlx::query(
-                            "UPDATE messages SET error = NULL, status = CASE WHEN status IN \
-                             ('delivered', 'read') THEN status ELSE 'sent' END WHERE seq = $1",
-                        )
-                        .bind(seq)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                tx.commit().await?;
-                Ok(())
+                self.$outbox_sent_many(ids, now).await
             }
 
             async fn append_outgoing(
@@ -991,21 +1109,7 @@ macro_rules! impl_sql_store {
                 now: jiff::Timestamp,
                 hold_until: jiff::Timestamp,
             ) -> $crate::Result<()> {
-                let done = sqlx::query(
-                    "UPDATE outbox SET sending_at = $1, \
-                     lease_until = CASE WHEN lease_until < $2 THEN $2 ELSE lease_until END \
-                     WHERE id = $3 AND status = 'leased' AND lease_owner = $4",
-                )
-                .bind($crate::sql::ms(now))
-                .bind($crate::sql::ms(hold_until))
-                .bind(id)
-                .bind(owner)
-                .execute(&mut *self.write_conn().await?)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err($crate::StoreError::NotFound);
-                }
-                Ok(())
+                self.$outbox_sending(id, owner, now, hold_until).await
             }
 
             async fn outbox_confirm(
@@ -1283,18 +1387,7 @@ macro_rules! impl_sql_store {
                 after: i64,
                 limit: u32,
             ) -> $crate::Result<Vec<$crate::MessageRecord>> {
-                let rows = sqlx::query(
-                    "SELECT seq, conversation_id, direction, sender, content, status, provider_id, \
-                     error, meta, created_at FROM messages \
-                     WHERE tenant = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
-                )
-                .bind(tenant)
-                .bind(conversation)
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *self.read_conn().await?)
-                .await?;
-                rows.iter().map(message_from_row).collect()
+                self.$messages(tenant, conversation, after, limit).await
             }
         }
 

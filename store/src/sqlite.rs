@@ -5,12 +5,13 @@
 //! concurrent tasks do not see "database is locked"); reads use a few other
 //! connections and, thanks to WAL, never wait for the writer.
 //!
-//! The connections are held directly (each behind an async mutex), not in sqlx pools:
-//! sqlx runs every SQLite connection on a thread of its own and each call is a round
-//! trip to it, and a pool adds one more each time a connection comes back (a ping), and
-//! a sqlx transaction's `BEGIN` and `COMMIT` each wait for the caller to take the answer.
-//! Here a transaction is plain `BEGIN IMMEDIATE` / `COMMIT` statements, and the hot
-//! writes send several statements in one call (see `docs/benchmarks.md`).
+//! The message road (accept, claim, the turn's reads and commit, the outbox, a web chat
+//! socket's reads) runs through rusqlite in the calling thread ([`crate::sqlite_fast`]);
+//! the rest through sqlx, whose SQL is shared with PostgreSQL. The writer is one lock
+//! over both connections to the file, so they never write at once. The sqlx connections
+//! are held directly (each behind an async mutex), not in sqlx pools, which ping a
+//! connection each time it comes back. Checkpoints run on a thread of their own. See
+//! `docs/benchmarks.md` for why and what each step changed.
 
 use crate::{Accepted, Result, StoreError, TimerOp, Turn};
 use channels::Inbound;
@@ -40,6 +41,9 @@ const STATEMENT_CACHE: usize = 512;
 pub(crate) struct Slot {
     conn: SqliteConnection,
     in_tx: bool,
+    /// The same file through rusqlite, for the message road's writes
+    /// ([`crate::sqlite_fast`]); none for an in-memory database.
+    fast: Option<rusqlite::Connection>,
 }
 
 type Shared = Arc<Mutex<Slot>>;
@@ -114,11 +118,6 @@ impl SqliteTx {
         }
     }
 
-    /// The transaction was ended by a script of its own (`…; COMMIT`).
-    pub(crate) fn committed(mut self) {
-        self.slot().in_tx = false;
-    }
-
     /// Rolls back.
     pub(crate) async fn rollback(mut self) -> Result<()> {
         let slot = self.slot();
@@ -178,14 +177,26 @@ pub struct SqliteStore {
     queue: Arc<Mutex<()>>,
     /// Empty for an in-memory database, which reads on the writer.
     readers: Arc<[Shared]>,
+    /// Empty for an in-memory database, which uses the sqlx connections only.
+    fast_readers: FastReaders,
+    /// Copies the WAL into the database file (none for an in-memory database).
+    _checkpointer: Option<Arc<crate::sqlite_fast::Checkpointer>>,
     next_reader: Arc<AtomicUsize>,
     /// For [`SqliteStore::new_test`]: the file to remove when the last clone is dropped.
     _temp: Option<Arc<TempFile>>,
 }
 
-fn shared(conn: SqliteConnection) -> Shared {
-    Arc::new(Mutex::new(Slot { conn, in_tx: false }))
+fn shared(conn: SqliteConnection, fast: Option<rusqlite::Connection>) -> Shared {
+    Arc::new(Mutex::new(Slot {
+        conn,
+        in_tx: false,
+        fast,
+    }))
 }
+
+/// Read connections through rusqlite, used in the calling thread (see
+/// [`crate::sqlite_fast`]); a read takes tens of microseconds, so a busy one is waited for.
+type FastReaders = Arc<[std::sync::Mutex<rusqlite::Connection>]>;
 
 impl SqliteStore {
     /// Opens (creating it and its parent folders if needed) the database at `path` and
@@ -209,22 +220,40 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .statement_cache_capacity(STATEMENT_CACHE)
-            // The default page cache (2 MB) turns a busy store's reads into syscalls;
-            // memory-mapped reads and a larger cache keep hot pages in process.
+            // The default page cache (2 MB) turns a busy store's reads into syscalls; a
+            // larger one keeps hot pages in process. No memory-mapped reads: a reader
+            // unmaps the whole file whenever it changed since its last read, and on a
+            // store written hundreds of times a second each unmap is a TLB shootdown on
+            // every core.
             .pragma("cache_size", "-32768")
-            .pragma("mmap_size", "268435456")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Checkpoints run beside the writer (`sqlite_fast::start_checkpointer`).
+            .pragma("wal_autocheckpoint", "0");
         let mut writer = SqliteConnection::connect_with(&options).await?;
         sqlx::migrate!("./migrations/sqlite")
             .run_direct(&mut writer)
             .await?;
         let mut readers = Vec::with_capacity(READERS);
+        let mut fast_readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(shared(SqliteConnection::connect_with(&options).await?));
+            readers.push(shared(
+                SqliteConnection::connect_with(&options).await?,
+                None,
+            ));
+            fast_readers.push(std::sync::Mutex::new(crate::sqlite_fast::open(
+                path,
+                BUSY_TIMEOUT,
+            )?));
         }
+        let fast_writer = crate::sqlite_fast::open(path, BUSY_TIMEOUT)?;
         tracing::debug!(path = %path.display(), "sqlite store open");
         Ok(SqliteStore {
-            writer: shared(writer),
+            writer: shared(writer, Some(fast_writer)),
+            fast_readers: fast_readers.into(),
+            _checkpointer: Some(Arc::new(crate::sqlite_fast::start_checkpointer(
+                path,
+                BUSY_TIMEOUT,
+            )?)),
             queue: Arc::default(),
             readers: readers.into(),
             next_reader: Arc::default(),
@@ -244,9 +273,11 @@ impl SqliteStore {
             .run_direct(&mut conn)
             .await?;
         Ok(SqliteStore {
-            writer: shared(conn),
+            writer: shared(conn, None),
             queue: Arc::default(),
             readers: Arc::new([]),
+            fast_readers: Arc::new([]),
+            _checkpointer: None,
             next_reader: Arc::default(),
             _temp: None,
         })
@@ -379,9 +410,16 @@ crate::sql::impl_sql_store!(
     sqlx::Sqlite,
     "sqlite",
     tx = SqliteTx,
-    accept_inbound = batched_accept_inbound,
-    commit_turn = batched_commit_turn,
-    outbox_sent = batched_outbox_sent,
+    accept_inbound = fast_accept_inbound,
+    commit_turn = fast_commit_turn,
+    outbox_sent = fast_outbox_sent,
+    claim_conversation = fast_claim_conversation,
+    pending_inbox = fast_pending_inbox,
+    conversation = fast_conversation,
+    messages = fast_messages,
+    claim_outbox = fast_claim_outbox,
+    outbox_sending = fast_outbox_sending,
+    outbox_sent_many = fast_outbox_sent_many,
     assignee_loads = kept_assignee_loads,
     lock_row = "",
     lock_conv = "",
@@ -390,81 +428,10 @@ crate::sql::impl_sql_store!(
     claim_rows = "",
 );
 
-/// The hot writes in a few calls each instead of one per statement: the same statements
-/// and checks as `shared_accept_inbound` and `shared_commit_turn`, sent as scripts.
+/// A turn with clinic ops in a few calls instead of one per statement (the clinic ops are
+/// written once, for both backends, over sqlx): the same statements and checks as
+/// `shared_commit_turn`, the turn's own writes sent as one script.
 impl SqliteStore {
-    /// [`crate::Store::accept_inbound`] in one call: the transaction, its writes and
-    /// its commit. A duplicate (the unique key on the provider id) changes nothing: the
-    /// contact and conversation upserts only run when the message is not stored yet.
-    async fn batched_accept_inbound(&self, inbound: &Inbound, now: Timestamp) -> Result<Accepted> {
-        let referral = inbound
-            .referral
-            .as_ref()
-            .filter(|r| !r.is_empty())
-            .map(sqlx::types::Json);
-        let now_ms = crate::sql::ms(now);
-        let content = crate::sql::to_json(&inbound.content, "inbound content")?;
-        // The message's seq is added in SQL once the row exists (`json_set`).
-        let event = serde_json::json!({
-            "kind": "message",
-            "inbound": crate::sql::to_json(inbound, "inbound")?,
-        });
-        let script = sqlx::query(
-            "BEGIN IMMEDIATE; \
-             INSERT INTO contacts (tenant, channel, handle, name, phone, referral, created_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM messages \
-               WHERE tenant = $1 AND channel = $2 AND provider_id = $10 AND direction = 'in') \
-             ON CONFLICT (tenant, channel, handle) DO UPDATE SET \
-             name = COALESCE(excluded.name, contacts.name), \
-             phone = COALESCE(excluded.phone, contacts.phone), \
-             referral = COALESCE(contacts.referral, excluded.referral); \
-             INSERT INTO conversations (tenant, channel, contact_id, state, handoff, tags, \
-             created_at, last_inbound_at, last_message_at, last_referral_at) \
-             SELECT $1, $2, k.id, 'null', FALSE, '[]', $7, $7, $7, $8 FROM contacts k \
-             WHERE k.tenant = $1 AND k.channel = $2 AND k.handle = $3 AND NOT EXISTS (SELECT 1 \
-               FROM messages WHERE tenant = $1 AND channel = $2 AND provider_id = $10 AND direction = 'in') \
-             ON CONFLICT (tenant, channel, contact_id) DO UPDATE SET \
-             last_inbound_at = excluded.last_inbound_at, \
-             last_message_at = excluded.last_message_at, \
-             last_referral_at = COALESCE(excluded.last_referral_at, conversations.last_referral_at); \
-             INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
-             content, status, provider_id, meta, created_at) \
-             SELECT $1, c.id, $2, 'in', 'customer', $9, 'received', $10, '{}', $7 \
-             FROM conversations c JOIN contacts k ON k.id = c.contact_id \
-             WHERE k.tenant = $1 AND k.channel = $2 AND k.handle = $3 \
-             AND c.tenant = $1 AND c.channel = $2 \
-             ON CONFLICT DO NOTHING; \
-             INSERT INTO inbox (tenant, conversation_id, event, dedupe_key, status, created_at) \
-             SELECT $1, m.conversation_id, json_set($11, '$.message', m.seq), 'message:' || m.seq, \
-             'pending', $7 FROM messages m WHERE changes() = 1 AND m.seq = last_insert_rowid(); \
-             SELECT seq, conversation_id, changes() AS fresh FROM messages \
-             WHERE tenant = $1 AND channel = $2 AND provider_id = $10 AND direction = 'in'; \
-             COMMIT",
-        )
-        .bind(inbound.tenant.as_str())
-        .bind(inbound.channel.as_str())
-        .bind(&inbound.contact.handle)
-        .bind(&inbound.contact.name)
-        .bind(&inbound.contact.phone)
-        .bind(referral)
-        .bind(now_ms)
-        .bind(referral.is_some().then_some(now_ms))
-        .bind(sqlx::types::Json(&content))
-        .bind(&inbound.provider_id)
-        .bind(sqlx::types::Json(&event));
-        let (tx, rows) = self.begin_script(script, true).await?;
-        // The script ended with COMMIT.
-        tx.committed();
-        let row = rows.first().ok_or_else(|| {
-            StoreError::Corrupt(format!("inbound {} was not stored", inbound.provider_id))
-        })?;
-        Ok(Accepted {
-            conversation: get(row, "conversation_id")?,
-            message: get(row, "seq")?,
-            duplicate: get::<i64>(row, "fresh")? == 0,
-        })
-    }
-
     /// [`crate::Store::commit_turn`] in two calls (plus the clinic ops', when the turn
     /// has any): the transaction with the read that checks the lease and the inbox
     /// item, then every write with the commit. The clinic ops run before the turn's
@@ -634,34 +601,6 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// [`crate::Store::outbox_sent`] in one call: the outbox row and its message
-    /// settled together, or `NotFound` (and nothing changed).
-    async fn batched_outbox_sent(
-        &self,
-        id: i64,
-        provider_message_id: Option<&str>,
-        now: Timestamp,
-    ) -> Result<()> {
-        let script = sqlx::query(
-            "BEGIN IMMEDIATE; \
-             UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
-             sent_at = $1, sending_at = NULL WHERE id = $2 RETURNING message_seq; \
-             UPDATE messages SET provider_id = COALESCE($3, provider_id), error = NULL, \
-             status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE 'sent' END \
-             WHERE seq = (SELECT message_seq FROM outbox WHERE id = $2); \
-             COMMIT",
-        )
-        .bind(crate::sql::ms(now))
-        .bind(id)
-        .bind(provider_message_id);
-        let (tx, rows) = self.begin_script(script, false).await?;
-        tx.committed();
-        if rows.is_empty() {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
-
     /// [`crate::ClinicStore::assignee_loads`] from the counts triggers keep (migration
     /// `0006_lead_loads.sql`): a few rows, however many leads the tenant has.
     async fn kept_assignee_loads(&self, tenant: &str) -> Result<Vec<crate::AssigneeLoad>> {
@@ -682,6 +621,203 @@ impl SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+/// The message road through rusqlite ([`crate::sqlite_fast`]), where the database is a
+/// file; the sqlx path otherwise (an in-memory database), and for a turn with clinic
+/// ops (they are written once, for both backends, in `clinic_sql.rs`).
+impl SqliteStore {
+    /// Runs `read` on a free rusqlite reader (or waits for the next in turn); `None`
+    /// when there are none.
+    fn fast_read<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Option<Result<T>> {
+        let n = self.fast_readers.len();
+        if n == 0 {
+            return None;
+        }
+        let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(conn) = self.fast_readers[(first + i) % n].try_lock() {
+                return Some(read(&conn));
+            }
+        }
+        let conn = self.fast_readers[first % n]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Some(read(&conn))
+    }
+
+    /// The writer's rusqlite connection, the writer held until it is dropped; `None` for
+    /// an in-memory database (checked before taking the writer, so the caller's sqlx
+    /// path can take it instead). `urgent`: see [`SqliteStore::take_writer`].
+    async fn fast_writer(&self, urgent: bool) -> Option<FastWriter> {
+        if self.fast_readers.is_empty() {
+            return None;
+        }
+        let (slot, queued) = self.take_writer(urgent).await;
+        slot.fast.is_some().then_some(FastWriter {
+            slot,
+            _queued: queued,
+        })
+    }
+
+    async fn fast_accept_inbound(&self, inbound: &Inbound, now: Timestamp) -> Result<Accepted> {
+        match self.fast_writer(true).await {
+            Some(mut fast) => crate::sqlite_fast::accept_inbound(&mut fast, inbound, now),
+            None => self.shared_accept_inbound(inbound, now).await,
+        }
+    }
+
+    async fn fast_commit_turn(&self, turn: &Turn) -> Result<bool> {
+        if turn.lead.is_empty()
+            && turn.appointments.is_empty()
+            && let Some(mut fast) = self.fast_writer(false).await
+        {
+            return crate::sqlite_fast::commit_turn(&mut fast, turn);
+        }
+        self.batched_commit_turn(turn).await
+    }
+
+    async fn fast_claim_conversation(
+        &self,
+        owner: &str,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Option<crate::Claim>> {
+        match self.fast_read(|c| crate::sqlite_fast::claimable(c, now)) {
+            Some(claimable) => {
+                if !claimable? {
+                    return Ok(None);
+                }
+            }
+            None => return self.shared_claim_conversation(owner, lease, now).await,
+        }
+        match self.fast_writer(false).await {
+            Some(fast) => crate::sqlite_fast::claim_conversation(&fast, owner, lease, now),
+            None => self.shared_claim_conversation(owner, lease, now).await,
+        }
+    }
+
+    async fn fast_pending_inbox(
+        &self,
+        conversation: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::InboxItem>> {
+        match self.fast_read(|c| crate::sqlite_fast::pending_inbox(c, conversation, limit)) {
+            Some(items) => items,
+            None => self.shared_pending_inbox(conversation, limit).await,
+        }
+    }
+
+    async fn fast_conversation(
+        &self,
+        tenant: &str,
+        conversation: i64,
+    ) -> Result<Option<crate::ConversationRecord>> {
+        match self.fast_read(|c| crate::sqlite_fast::conversation(c, tenant, conversation)) {
+            Some(record) => record,
+            None => self.shared_conversation(tenant, conversation).await,
+        }
+    }
+
+    async fn fast_messages(
+        &self,
+        tenant: &str,
+        conversation: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::MessageRecord>> {
+        match self
+            .fast_read(|c| crate::sqlite_fast::messages(c, tenant, conversation, after, limit))
+        {
+            Some(messages) => messages,
+            None => {
+                self.shared_messages(tenant, conversation, after, limit)
+                    .await
+            }
+        }
+    }
+
+    async fn fast_claim_outbox(
+        &self,
+        owner: &str,
+        limit: u32,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Vec<crate::OutboxItem>> {
+        // Nothing due is the common answer (every reply wakes the outbox worker, web chat
+        // replies too, which have no outbox row): a read says so without the writer.
+        match self.fast_read(|c| crate::sqlite_fast::outbox_due(c, now)) {
+            Some(due) => {
+                if !due? {
+                    return Ok(Vec::new());
+                }
+            }
+            None => return self.shared_claim_outbox(owner, limit, lease, now).await,
+        }
+        match self.fast_writer(false).await {
+            Some(mut fast) => crate::sqlite_fast::claim_outbox(&mut fast, owner, limit, lease, now),
+            None => self.shared_claim_outbox(owner, limit, lease, now).await,
+        }
+    }
+
+    async fn fast_outbox_sending(
+        &self,
+        id: i64,
+        owner: &str,
+        now: Timestamp,
+        hold_until: Timestamp,
+    ) -> Result<()> {
+        match self.fast_writer(false).await {
+            Some(fast) => crate::sqlite_fast::outbox_sending(&fast, id, owner, now, hold_until),
+            None => self.shared_outbox_sending(id, owner, now, hold_until).await,
+        }
+    }
+
+    async fn fast_outbox_sent(
+        &self,
+        id: i64,
+        provider_message_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
+        match self.fast_writer(false).await {
+            Some(mut fast) => {
+                crate::sqlite_fast::outbox_sent(&mut fast, &[id], provider_message_id, now)
+            }
+            None => self.shared_outbox_sent(id, provider_message_id, now).await,
+        }
+    }
+
+    async fn fast_outbox_sent_many(&self, ids: &[i64], now: Timestamp) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        match self.fast_writer(false).await {
+            Some(mut fast) => crate::sqlite_fast::outbox_sent(&mut fast, ids, None, now),
+            None => self.shared_outbox_sent_many(ids, now).await,
+        }
+    }
+}
+
+/// The writer's rusqlite connection, held for one operation.
+struct FastWriter {
+    slot: OwnedMutexGuard<Slot>,
+    _queued: Option<Queued>,
+}
+
+impl Deref for FastWriter {
+    type Target = rusqlite::Connection;
+    fn deref(&self) -> &rusqlite::Connection {
+        self.slot.fast.as_ref().expect("checked when taken")
+    }
+}
+
+impl DerefMut for FastWriter {
+    fn deref_mut(&mut self) -> &mut rusqlite::Connection {
+        self.slot.fast.as_mut().expect("checked when taken")
     }
 }
 
