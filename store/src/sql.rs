@@ -73,6 +73,13 @@ pub(crate) fn merge_tags(mut old: Vec<String>, new: &[String]) -> Vec<String> {
     old
 }
 
+/// What a claim of outbox rows returns of each row it leased (an [`crate::OutboxItem`]).
+pub(crate) const LEASED_OUTBOX_ROWS: &str = "RETURNING id, tenant, conversation_id, message_seq, \
+     channel, recipient, content, attempts, idempotency_key, \
+     (SELECT sender FROM messages m WHERE m.seq = message_seq) AS sender, \
+     (SELECT last_inbound_at FROM conversations c WHERE c.id = conversation_id) AS last_inbound_at, \
+     (SELECT last_referral_at FROM conversations c WHERE c.id = conversation_id) AS last_referral_at";
+
 /// Of the `picked` outbox rows (id, conversation), those to lease: per conversation, in
 /// id order, the rows before its first unsent row that was not picked (`unsent`: every
 /// queued or leased row of those conversations, by id), so messages go out in order.
@@ -746,15 +753,7 @@ macro_rules! impl_sql_store {
                 for id in &keep {
                     sep.push_bind(*id);
                 }
-                qb.push(
-                    ") RETURNING id, tenant, conversation_id, message_seq, channel, recipient, content, \
-                     attempts, idempotency_key, \
-                     (SELECT sender FROM messages m WHERE m.seq = message_seq) AS sender, \
-                     (SELECT last_inbound_at FROM conversations c WHERE c.id = conversation_id) \
-                     AS last_inbound_at, \
-                     (SELECT last_referral_at FROM conversations c WHERE c.id = conversation_id) \
-                     AS last_referral_at",
-                );
+                qb.push(") ").push($crate::sql::LEASED_OUTBOX_ROWS);
                 let rows = qb.build().fetch_all(&mut *tx).await?;
                 tx.commit().await?;
                 let mut items = rows.iter().map(outbox_from_row).collect::<$crate::Result<Vec<_>>>()?;

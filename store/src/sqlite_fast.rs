@@ -651,18 +651,12 @@ pub(crate) fn claim_outbox(
     let mut stmt = tx
         .prepare(&format!(
             "UPDATE outbox SET status = 'leased', lease_owner = ?1, lease_until = ?2, \
-             attempts = attempts + 1 WHERE id IN ({}) \
-             RETURNING id, tenant, conversation_id, message_seq, channel, recipient, content, \
-             attempts, idempotency_key, \
-             (SELECT sender FROM messages m WHERE m.seq = message_seq) AS sender, \
-             (SELECT last_inbound_at FROM conversations c WHERE c.id = conversation_id) \
-             AS last_inbound_at, \
-             (SELECT last_referral_at FROM conversations c WHERE c.id = conversation_id) \
-             AS last_referral_at",
+             attempts = attempts + 1 WHERE id IN ({}) {}",
             (3..3 + keep.len())
                 .map(|i| format!("?{i}"))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            crate::sql::LEASED_OUTBOX_ROWS
         ))
         .map_err(db)?;
     let mut rows = stmt

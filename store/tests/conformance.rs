@@ -186,6 +186,53 @@ async fn sqlite_survives_reopen_and_releases_leases() {
     assert_eq!(claim.conversation, conv);
 }
 
+/// Commits go to the WAL; the database file gets them from the store's checkpointer
+/// thread, not from a commit (which would sync both files while holding the writer) and
+/// not only when the store closes: the WAL must not grow without end on a busy server.
+#[tokio::test]
+async fn sqlite_checkpoints_the_wal_into_the_database_file_while_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kopru.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    for i in 0..300 {
+        let body = format!("merhaba {i} — İstanbul'dan yazıyorum, fiyat alabilir miyim? 🦷");
+        let msg = conformance::inbound(
+            "t",
+            channels::Channel::Whatsapp,
+            &format!("90{i}"),
+            &format!("wamid.{i}"),
+            &body,
+        );
+        store
+            .accept_inbound(&msg, conformance::at(i))
+            .await
+            .unwrap();
+    }
+    let mut grew = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if std::fs::metadata(&path).unwrap().len() > before {
+            grew = true;
+            break;
+        }
+    }
+    assert!(
+        grew,
+        "the database file stayed at {before} bytes: nothing was checkpointed"
+    );
+    // And what was copied reads back through a new connection.
+    let again = SqliteStore::open(&path).await.unwrap();
+    let conversation = again
+        .find_conversation("t", channels::Channel::Whatsapp, "90299")
+        .await
+        .unwrap()
+        .expect("the last conversation");
+    let messages = again.messages("t", conversation.id, 0, 10).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    drop(store);
+}
+
 mod hot {
     use super::*;
 
