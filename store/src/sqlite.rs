@@ -10,8 +10,8 @@
 //! the rest through sqlx, whose SQL is shared with PostgreSQL. The writer is one lock
 //! over both connections to the file, so they never write at once. The sqlx connections
 //! are held directly (each behind an async mutex), not in sqlx pools, which ping a
-//! connection each time it comes back. Checkpoints run on a thread of their own. See
-//! `docs/benchmarks.md` for why and what each step changed.
+//! connection each time it comes back. See `docs/benchmarks.md` for why and what each
+//! step changed.
 
 use crate::{Accepted, Result, StoreError, TimerOp, Turn};
 use channels::Inbound;
@@ -179,8 +179,6 @@ pub struct SqliteStore {
     readers: Arc<[Shared]>,
     /// Empty for an in-memory database, which uses the sqlx connections only.
     fast_readers: FastReaders,
-    /// Copies the WAL into the database file (none for an in-memory database).
-    _checkpointer: Option<Arc<crate::sqlite_fast::Checkpointer>>,
     next_reader: Arc<AtomicUsize>,
     /// For [`SqliteStore::new_test`]: the file to remove when the last clone is dropped.
     _temp: Option<Arc<TempFile>>,
@@ -227,8 +225,9 @@ impl SqliteStore {
             // every core.
             .pragma("cache_size", "-32768")
             .pragma("temp_store", "memory")
-            // Checkpoints run beside the writer (`sqlite_fast::start_checkpointer`).
-            .pragma("wal_autocheckpoint", "0");
+            // A WAL grown by a burst (a reader holding an old snapshot keeps it from
+            // starting over) is cut back to 64 MB when it does.
+            .pragma("journal_size_limit", "67108864");
         let mut writer = SqliteConnection::connect_with(&options).await?;
         sqlx::migrate!("./migrations/sqlite")
             .run_direct(&mut writer)
@@ -250,10 +249,6 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: shared(writer, Some(fast_writer)),
             fast_readers: fast_readers.into(),
-            _checkpointer: Some(Arc::new(crate::sqlite_fast::start_checkpointer(
-                path,
-                BUSY_TIMEOUT,
-            )?)),
             queue: Arc::default(),
             readers: readers.into(),
             next_reader: Arc::default(),
@@ -277,7 +272,6 @@ impl SqliteStore {
             queue: Arc::default(),
             readers: Arc::new([]),
             fast_readers: Arc::new([]),
-            _checkpointer: None,
             next_reader: Arc::default(),
             _temp: None,
         })

@@ -31,7 +31,7 @@ pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
          PRAGMA cache_size = -32768; PRAGMA temp_store = memory; \
-         PRAGMA wal_autocheckpoint = 0;",
+         PRAGMA journal_size_limit = 67108864;",
     )
     .map_err(db)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -548,45 +548,6 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
         .map_err(db)?;
     tx.commit().map_err(db)?;
     Ok(released)
-}
-
-/// How often the checkpointer looks at the WAL.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-
-/// Copies the WAL back into the database file from a thread of its own. A commit would
-/// otherwise run the checkpoint itself every thousand pages, syncing both files while
-/// the writer is held (milliseconds, at hundreds of messages a second). A passive
-/// checkpoint never blocks a writer or a reader; the WAL is synced before the database
-/// file, so a crash loses nothing a COMMIT returned (`synchronous = NORMAL`). Stops
-/// when the returned guard is dropped.
-pub(crate) fn start_checkpointer(path: &Path, busy_timeout: Duration) -> Result<Checkpointer> {
-    let conn = open(path, busy_timeout)?;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stopped = stop.clone();
-    std::thread::Builder::new()
-        .name("kopru-sqlite-checkpoint".into())
-        .spawn(move || {
-            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(CHECKPOINT_EVERY);
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "sqlite checkpoint failed; will retry");
-                }
-            }
-        })
-        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
-    Ok(Checkpointer { stop })
-}
-
-/// Stops the checkpointer thread when dropped.
-#[derive(Debug)]
-pub(crate) struct Checkpointer {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
 }
 
 /// The write of [`crate::Store::claim_outbox`] (its read, [`outbox_due`], said something
