@@ -658,11 +658,40 @@ impl SqliteStore {
         })
     }
 
-    async fn fast_accept_inbound(&self, inbound: &Inbound, now: Timestamp) -> Result<Accepted> {
-        match self.fast_writer(true).await {
-            Some(mut fast) => crate::sqlite_fast::accept_inbound(&mut fast, inbound, now),
-            None => self.shared_accept_inbound(inbound, now).await,
+    /// `read` on a rusqlite reader; `otherwise` (the sqlx path, not run unless needed)
+    /// for an in-memory database.
+    async fn read_fast<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+        otherwise: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match self.fast_read(read) {
+            Some(result) => result,
+            None => otherwise.await,
         }
+    }
+
+    /// `write` on the writer's rusqlite connection, the writer held for it; `otherwise`
+    /// (the sqlx path, not run unless needed) for an in-memory database.
+    async fn write_fast<T>(
+        &self,
+        urgent: bool,
+        write: impl FnOnce(&mut rusqlite::Connection) -> Result<T>,
+        otherwise: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match self.fast_writer(urgent).await {
+            Some(mut fast) => write(&mut fast),
+            None => otherwise.await,
+        }
+    }
+
+    async fn fast_accept_inbound(&self, inbound: &Inbound, now: Timestamp) -> Result<Accepted> {
+        self.write_fast(
+            true,
+            |c| crate::sqlite_fast::accept_inbound(c, inbound, now),
+            self.shared_accept_inbound(inbound, now),
+        )
+        .await
     }
 
     async fn fast_commit_turn(&self, turn: &Turn) -> Result<bool> {
@@ -681,18 +710,20 @@ impl SqliteStore {
         lease: Duration,
         now: Timestamp,
     ) -> Result<Option<crate::Claim>> {
-        match self.fast_read(|c| crate::sqlite_fast::claimable(c, now)) {
-            Some(claimable) => {
-                if !claimable? {
-                    return Ok(None);
-                }
-            }
-            None => return self.shared_claim_conversation(owner, lease, now).await,
+        let claimable = self
+            .read_fast(|c| crate::sqlite_fast::claimable(c, now), async {
+                Ok(true)
+            })
+            .await?;
+        if !claimable {
+            return Ok(None);
         }
-        match self.fast_writer(false).await {
-            Some(fast) => crate::sqlite_fast::claim_conversation(&fast, owner, lease, now),
-            None => self.shared_claim_conversation(owner, lease, now).await,
-        }
+        self.write_fast(
+            false,
+            |c| crate::sqlite_fast::claim_conversation(c, owner, lease, now),
+            self.shared_claim_conversation(owner, lease, now),
+        )
+        .await
     }
 
     async fn fast_pending_inbox(
@@ -700,10 +731,11 @@ impl SqliteStore {
         conversation: i64,
         limit: u32,
     ) -> Result<Vec<crate::InboxItem>> {
-        match self.fast_read(|c| crate::sqlite_fast::pending_inbox(c, conversation, limit)) {
-            Some(items) => items,
-            None => self.shared_pending_inbox(conversation, limit).await,
-        }
+        self.read_fast(
+            |c| crate::sqlite_fast::pending_inbox(c, conversation, limit),
+            self.shared_pending_inbox(conversation, limit),
+        )
+        .await
     }
 
     async fn fast_conversation(
@@ -711,10 +743,11 @@ impl SqliteStore {
         tenant: &str,
         conversation: i64,
     ) -> Result<Option<crate::ConversationRecord>> {
-        match self.fast_read(|c| crate::sqlite_fast::conversation(c, tenant, conversation)) {
-            Some(record) => record,
-            None => self.shared_conversation(tenant, conversation).await,
-        }
+        self.read_fast(
+            |c| crate::sqlite_fast::conversation(c, tenant, conversation),
+            self.shared_conversation(tenant, conversation),
+        )
+        .await
     }
 
     async fn fast_messages(
@@ -724,15 +757,11 @@ impl SqliteStore {
         after: i64,
         limit: u32,
     ) -> Result<Vec<crate::MessageRecord>> {
-        match self
-            .fast_read(|c| crate::sqlite_fast::messages(c, tenant, conversation, after, limit))
-        {
-            Some(messages) => messages,
-            None => {
-                self.shared_messages(tenant, conversation, after, limit)
-                    .await
-            }
-        }
+        self.read_fast(
+            |c| crate::sqlite_fast::messages(c, tenant, conversation, after, limit),
+            self.shared_messages(tenant, conversation, after, limit),
+        )
+        .await
     }
 
     async fn fast_claim_outbox(
@@ -743,19 +772,22 @@ impl SqliteStore {
         now: Timestamp,
     ) -> Result<Vec<crate::OutboxItem>> {
         // Nothing due is the common answer (every reply wakes the outbox worker, web chat
-        // replies too, which have no outbox row): a read says so without the writer.
-        match self.fast_read(|c| crate::sqlite_fast::outbox_due(c, now)) {
-            Some(due) => {
-                if !due? {
-                    return Ok(Vec::new());
-                }
-            }
-            None => return self.shared_claim_outbox(owner, limit, lease, now).await,
+        // replies too, which have no outbox row): a read says so without the writer. (The
+        // sqlx path reads first too.)
+        let due = self
+            .read_fast(|c| crate::sqlite_fast::outbox_due(c, now), async {
+                Ok(true)
+            })
+            .await?;
+        if !due {
+            return Ok(Vec::new());
         }
-        match self.fast_writer(false).await {
-            Some(mut fast) => crate::sqlite_fast::claim_outbox(&mut fast, owner, limit, lease, now),
-            None => self.shared_claim_outbox(owner, limit, lease, now).await,
-        }
+        self.write_fast(
+            false,
+            |c| crate::sqlite_fast::claim_outbox(c, owner, limit, lease, now),
+            self.shared_claim_outbox(owner, limit, lease, now),
+        )
+        .await
     }
 
     async fn fast_outbox_sending(
@@ -765,10 +797,12 @@ impl SqliteStore {
         now: Timestamp,
         hold_until: Timestamp,
     ) -> Result<()> {
-        match self.fast_writer(false).await {
-            Some(fast) => crate::sqlite_fast::outbox_sending(&fast, id, owner, now, hold_until),
-            None => self.shared_outbox_sending(id, owner, now, hold_until).await,
-        }
+        self.write_fast(
+            false,
+            |c| crate::sqlite_fast::outbox_sending(c, id, owner, now, hold_until),
+            self.shared_outbox_sending(id, owner, now, hold_until),
+        )
+        .await
     }
 
     async fn fast_outbox_sent(
@@ -777,22 +811,24 @@ impl SqliteStore {
         provider_message_id: Option<&str>,
         now: Timestamp,
     ) -> Result<()> {
-        match self.fast_writer(false).await {
-            Some(mut fast) => {
-                crate::sqlite_fast::outbox_sent(&mut fast, &[id], provider_message_id, now)
-            }
-            None => self.shared_outbox_sent(id, provider_message_id, now).await,
-        }
+        self.write_fast(
+            false,
+            |c| crate::sqlite_fast::outbox_sent(c, &[id], provider_message_id, now),
+            self.shared_outbox_sent(id, provider_message_id, now),
+        )
+        .await
     }
 
     async fn fast_outbox_sent_many(&self, ids: &[i64], now: Timestamp) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        match self.fast_writer(false).await {
-            Some(mut fast) => crate::sqlite_fast::outbox_sent(&mut fast, ids, None, now),
-            None => self.shared_outbox_sent_many(ids, now).await,
-        }
+        self.write_fast(
+            false,
+            |c| crate::sqlite_fast::outbox_sent(c, ids, None, now),
+            self.shared_outbox_sent_many(ids, now),
+        )
+        .await
     }
 }
 
