@@ -26,7 +26,9 @@ fn dedupe_key(inbound: &Inbound) -> String {
     )
 }
 
-/// Stores a customer message once. Returns only after the message is durable.
+/// Stores a customer message once. Returns only after the message is durable. Its time
+/// is the runtime's clock (the one the flows see), so a conversation test's `wait` turns
+/// measure the 24-hour window from the test's own clock, not from the real time.
 pub async fn ingest(rt: &Runtime, inbound: &Inbound) -> Result<Ingested, StoreError> {
     let key = dedupe_key(inbound);
     // A hot-cache failure (Redis down) must not refuse the message: fall through to
@@ -38,10 +40,7 @@ pub async fn ingest(rt: &Runtime, inbound: &Inbound) -> Result<Ingested, StoreEr
             conversation: None,
         });
     }
-    let accepted = rt
-        .store
-        .accept_inbound(inbound, jiff::Timestamp::now())
-        .await?;
+    let accepted = rt.store.accept_inbound(inbound, rt.clock.now()).await?;
     let _ = rt.hot.remember(&key, DEDUPE_TTL).await;
     m::message_in(
         &inbound.tenant,
