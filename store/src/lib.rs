@@ -20,7 +20,9 @@ pub mod model;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
+mod sqlite_clinic;
 mod sqlite_fast;
+mod sqlite_group;
 
 pub use clinic::*;
 pub use hot::{InProcessHot, RedisConfig, RedisHot, connect_hot};

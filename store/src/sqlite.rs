@@ -6,21 +6,19 @@
 //! connections and, thanks to WAL, never wait for the writer.
 //!
 //! The message road (accept, claim, the turn's reads and commit, the outbox, a web chat
-//! socket's reads) runs through rusqlite in the calling thread ([`crate::sqlite_fast`]);
-//! the rest through sqlx, whose SQL is shared with PostgreSQL. The writer is one lock
-//! over both connections to the file, so they never write at once. The sqlx connections
-//! are held directly (each behind an async mutex), not in sqlx pools, which ping a
-//! connection each time it comes back. See `docs/benchmarks.md` for why and what each
+//! socket's reads) runs through rusqlite ([`crate::sqlite_fast`]): its reads in the
+//! calling thread, its writes in group commits on a thread of their own
+//! ([`crate::sqlite_group`]); the rest through sqlx, whose SQL is shared with PostgreSQL.
+//! The writer is one lock over both connections to the file, so they never write at
+//! once. The sqlx connections are held directly (each behind an async mutex), not in sqlx
+//! pools, which ping a connection each time it comes back. See `docs/benchmarks.md` for why and what each
 //! step changed.
 
-use crate::{Accepted, Result, StoreError, TimerOp, Turn};
+use crate::{Accepted, Result, StoreError, Turn};
 use channels::Inbound;
 use jiff::Timestamp;
 use sqlx::Connection as _;
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteRow,
-    SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,16 +39,9 @@ const STATEMENT_CACHE: usize = 512;
 pub(crate) struct Slot {
     conn: SqliteConnection,
     in_tx: bool,
-    /// The same file through rusqlite, for the message road's writes
-    /// ([`crate::sqlite_fast`]); none for an in-memory database.
-    fast: Option<rusqlite::Connection>,
 }
 
 type Shared = Arc<Mutex<Slot>>;
-
-/// Several statements sent in one call (`;`-separated; sqlx's SQLite driver runs them in
-/// turn, binding `$N` to the N-th argument in each, and `?` to the next one).
-pub(crate) type Script<'q> = sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments<'q>>;
 
 /// A connection taken for one task: the writer (single statements in autocommit mode) or
 /// a reader. Gives the connection back when dropped.
@@ -99,23 +90,6 @@ impl SqliteTx {
         sqlx::query("COMMIT").execute(&mut slot.conn).await?;
         slot.in_tx = false;
         Ok(())
-    }
-
-    /// Runs `script` — statements separated by `;`, the last one `COMMIT` — in one call
-    /// and returns the rows its statements return. On failure nothing is committed and
-    /// the transaction is rolled back.
-    pub(crate) async fn commit_script(mut self, script: Script<'_>) -> Result<Vec<SqliteRow>> {
-        let slot = self.slot();
-        match script.fetch_all(&mut slot.conn).await {
-            Ok(rows) => {
-                slot.in_tx = false;
-                Ok(rows)
-            }
-            Err(e) => {
-                self.rollback().await?;
-                Err(e.into())
-            }
-        }
     }
 
     /// Rolls back.
@@ -180,16 +154,61 @@ pub struct SqliteStore {
     /// Empty for an in-memory database, which uses the sqlx connections only.
     fast_readers: FastReaders,
     next_reader: Arc<AtomicUsize>,
+    /// The rusqlite writer; none for an in-memory database.
+    writer_thread: Option<Arc<WriterThread>>,
     /// For [`SqliteStore::new_test`]: the file to remove when the last clone is dropped.
     _temp: Option<Arc<TempFile>>,
 }
 
-fn shared(conn: SqliteConnection, fast: Option<rusqlite::Connection>) -> Shared {
-    Arc::new(Mutex::new(Slot {
-        conn,
-        in_tx: false,
-        fast,
-    }))
+fn shared(conn: SqliteConnection) -> Shared {
+    Arc::new(Mutex::new(Slot { conn, in_tx: false }))
+}
+
+/// The thread that writes through rusqlite (see [`crate::sqlite_group`]), and its queue.
+/// The thread ends when the store's last handle is dropped.
+#[derive(Debug)]
+struct WriterThread {
+    group: Arc<crate::sqlite_group::Queue>,
+}
+
+impl WriterThread {
+    /// Starts the thread on `conn`, taking `writer` for each group, so that the sqlx
+    /// connection and this one never write at once.
+    fn start(writer: Shared, conn: rusqlite::Connection) -> Result<Self> {
+        let group = Arc::new(crate::sqlite_group::Queue::default());
+        let queue = group.clone();
+        // A transaction a cancelled task left open on the sqlx connection is rolled back
+        // on this runtime (its background rollback holds the writer, so this is rare).
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::Builder::new()
+            .name("kopru-sqlite-writer".into())
+            .spawn(move || {
+                while queue.wait() {
+                    // A panic in a write fails its group (its callers get an error), not
+                    // every write after it.
+                    let group = std::panic::AssertUnwindSafe(|| {
+                        let mut slot = writer.blocking_lock();
+                        if slot.in_tx {
+                            let rollback = sqlx::query("ROLLBACK").execute(&mut slot.conn);
+                            let _ = runtime.block_on(rollback);
+                            slot.in_tx = false;
+                        }
+                        queue.run(&conn);
+                    });
+                    if std::panic::catch_unwind(group).is_err() {
+                        tracing::error!("a SQLite write panicked; its group was not written");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        Ok(WriterThread { group })
+    }
+}
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        self.group.close();
+    }
 }
 
 /// Read connections through rusqlite, used in the calling thread (see
@@ -235,19 +254,21 @@ impl SqliteStore {
         let mut readers = Vec::with_capacity(READERS);
         let mut fast_readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(shared(
-                SqliteConnection::connect_with(&options).await?,
-                None,
-            ));
+            readers.push(shared(SqliteConnection::connect_with(&options).await?));
             fast_readers.push(std::sync::Mutex::new(crate::sqlite_fast::open(
                 path,
                 BUSY_TIMEOUT,
             )?));
         }
-        let fast_writer = crate::sqlite_fast::open(path, BUSY_TIMEOUT)?;
+        let writer = shared(writer);
+        let writer_thread = WriterThread::start(
+            writer.clone(),
+            crate::sqlite_fast::open(path, BUSY_TIMEOUT)?,
+        )?;
         tracing::debug!(path = %path.display(), "sqlite store open");
         Ok(SqliteStore {
-            writer: shared(writer, Some(fast_writer)),
+            writer,
+            writer_thread: Some(Arc::new(writer_thread)),
             fast_readers: fast_readers.into(),
             queue: Arc::default(),
             readers: readers.into(),
@@ -268,7 +289,8 @@ impl SqliteStore {
             .run_direct(&mut conn)
             .await?;
         Ok(SqliteStore {
-            writer: shared(conn, None),
+            writer: shared(conn),
+            writer_thread: None,
             queue: Arc::default(),
             readers: Arc::new([]),
             fast_readers: Arc::new([]),
@@ -360,30 +382,6 @@ impl SqliteStore {
         })
     }
 
-    /// Begins a write transaction and runs more statements in the same call: `script`
-    /// starts with `BEGIN IMMEDIATE;`. Returns the transaction and the rows the
-    /// statements returned; on failure the transaction is rolled back.
-    /// `urgent`: see [`SqliteStore::take_writer`].
-    async fn begin_script(
-        &self,
-        script: Script<'_>,
-        urgent: bool,
-    ) -> Result<(SqliteTx, Vec<SqliteRow>)> {
-        let (mut slot, queued) = self.take_writer(urgent).await;
-        slot.in_tx = true;
-        let mut tx = SqliteTx {
-            slot: Some(slot),
-            _queued: queued,
-        };
-        match script.fetch_all(&mut *tx).await {
-            Ok(rows) => Ok((tx, rows)),
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e.into())
-            }
-        }
-    }
-
     /// A write transaction: the writer connection, `BEGIN IMMEDIATE` so the write lock
     /// is taken up front (never upgraded half-way, which could fail as busy).
     async fn write_tx(&self) -> Result<SqliteTx> {
@@ -422,178 +420,6 @@ crate::sql::impl_sql_store!(
     claim_rows = "",
 );
 
-/// A turn with clinic ops in a few calls instead of one per statement (the clinic ops are
-/// written once, for both backends, over sqlx): the same statements and checks as
-/// `shared_commit_turn`, the turn's own writes sent as one script.
-impl SqliteStore {
-    /// [`crate::Store::commit_turn`] in two calls (plus the clinic ops', when the turn
-    /// has any): the transaction with the read that checks the lease and the inbox
-    /// item, then every write with the commit. The clinic ops run before the turn's
-    /// own writes, which do not depend on them (and a conflict undoes everything).
-    async fn batched_commit_turn(&self, turn: &Turn) -> Result<bool> {
-        let now_ms = crate::sql::ms(turn.now);
-        let (mut tx, rows) = self
-            .begin_script(
-                sqlx::query(
-                    "BEGIN IMMEDIATE; \
-                     SELECT c.lease_owner, c.channel, c.contact_id, c.tags, k.handle, \
-                     i.status AS inbox_status \
-                     FROM conversations c JOIN contacts k ON k.id = c.contact_id \
-                     LEFT JOIN inbox i ON i.id = $3 AND i.conversation_id = c.id \
-                     WHERE c.id = $1 AND c.tenant = $2",
-                )
-                .bind(turn.conversation)
-                .bind(&turn.tenant)
-                .bind(turn.inbox_id),
-                false,
-            )
-            .await?;
-        let Some(conv) = rows.first() else {
-            return abandon(tx, Err(StoreError::NotFound)).await;
-        };
-        if get::<Option<String>>(conv, "lease_owner")?.as_deref() != Some(turn.owner.as_str()) {
-            return abandon(tx, Err(StoreError::LeaseLost(turn.conversation))).await;
-        }
-        let Some(inbox_status) = get::<Option<String>>(conv, "inbox_status")? else {
-            return abandon(tx, Err(StoreError::NotFound)).await;
-        };
-        if inbox_status == "done" {
-            // Already applied (a retry after a lost acknowledgement): nothing to do.
-            return abandon(tx, Ok(false)).await;
-        }
-        let channel: String = get(conv, "channel")?;
-        let handle: String = get(conv, "handle")?;
-        let contact: i64 = get(conv, "contact_id")?;
-        let tags: Vec<String> = get_json(conv, "tags")?;
-        let tags = crate::sql::merge_tags(tags, &turn.tags);
-
-        // Leads and appointments: a taken slot (`Conflict`) or another conversation's
-        // appointment (`NotFound`) undoes the whole turn.
-        if let Err(e) = apply_clinic_ops(&mut tx, turn).await {
-            return abandon(tx, Err(crate::clinic_sql::contention(e))).await;
-        }
-
-        let mut contents = Vec::with_capacity(turn.outgoing.len());
-        for out in &turn.outgoing {
-            contents.push(crate::sql::to_json(&out.content, "outgoing content")?);
-        }
-        // Web chat is delivered by its sockets reading the conversation: the stored
-        // message is the delivery, so it needs no outbox row.
-        let local = channel == channels::Channel::Webchat.as_str();
-        let status = if local { "sent" } else { "queued" };
-        let mut qb =
-            sqlx::QueryBuilder::<sqlx::Sqlite>::new("UPDATE inbox SET status = 'done' WHERE id = ");
-        qb.push_bind(turn.inbox_id);
-        if let Some((seq, meta)) = &turn.annotate {
-            qb.push("; UPDATE messages SET meta = ")
-                .push_bind(sqlx::types::Json(meta))
-                .push(" WHERE seq = ")
-                .push_bind(*seq)
-                .push(" AND conversation_id = ")
-                .push_bind(turn.conversation);
-        }
-        for ((index, out), content) in turn.outgoing.iter().enumerate().zip(&contents) {
-            qb.push(
-                "; INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
-                 content, status, meta, created_at) VALUES (",
-            );
-            let mut values = qb.separated(", ");
-            values
-                .push_bind(&turn.tenant)
-                .push_bind(turn.conversation)
-                .push_bind(&channel)
-                .push("'out'")
-                .push_bind(&out.sender)
-                .push_bind(sqlx::types::Json(content))
-                .push_bind(status)
-                .push("'{}'")
-                .push_bind(now_ms);
-            qb.push(")");
-            if local {
-                continue;
-            }
-            qb.push(
-                "; INSERT INTO outbox (tenant, conversation_id, message_seq, channel, recipient, \
-                 content, idempotency_key, status, attempts, next_attempt_at, created_at) VALUES (",
-            );
-            let mut values = qb.separated(", ");
-            values
-                .push_bind(&turn.tenant)
-                .push_bind(turn.conversation)
-                .push("last_insert_rowid()")
-                .push_bind(&channel)
-                .push_bind(&handle)
-                .push_bind(sqlx::types::Json(content))
-                .push_bind(format!("{}:{index}", turn.inbox_id))
-                .push("'queued'")
-                .push("0")
-                .push_bind(now_ms)
-                .push_bind(now_ms);
-            qb.push(")");
-        }
-        for op in &turn.timers {
-            match op {
-                TimerOp::Set {
-                    key,
-                    due_at,
-                    payload,
-                } => {
-                    qb.push("; INSERT INTO timers (tenant, conversation_id, key, due_at, payload) VALUES (");
-                    let mut values = qb.separated(", ");
-                    values
-                        .push_bind(&turn.tenant)
-                        .push_bind(turn.conversation)
-                        .push_bind(key)
-                        .push_bind(crate::sql::ms(*due_at))
-                        .push_bind(sqlx::types::Json(payload));
-                    qb.push(
-                        ") ON CONFLICT (conversation_id, key) DO UPDATE SET \
-                         due_at = excluded.due_at, payload = excluded.payload",
-                    );
-                }
-                TimerOp::Cancel { key } => {
-                    qb.push("; DELETE FROM timers WHERE conversation_id = ")
-                        .push_bind(turn.conversation)
-                        .push(" AND key = ")
-                        .push_bind(key);
-                }
-            }
-        }
-        if turn.opt_out {
-            qb.push("; UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, ")
-                .push_bind(now_ms)
-                .push(") WHERE id = ")
-                .push_bind(contact);
-        }
-        // State, tags, activity time and (when asked and drained) the lease, last.
-        let drained = "NOT EXISTS (SELECT 1 FROM inbox WHERE conversation_id = conversations.id \
-                       AND status = 'pending')";
-        qb.push("; UPDATE conversations SET state = ")
-            .push_bind(sqlx::types::Json(&turn.state))
-            .push(", handoff = ")
-            .push_bind(turn.handoff)
-            .push(", tags = ")
-            .push_bind(sqlx::types::Json(&tags));
-        if !turn.outgoing.is_empty() {
-            qb.push(", last_message_at = ").push_bind(now_ms);
-        }
-        if turn.release {
-            qb.push(format!(
-                ", lease_until = CASE WHEN {drained} THEN NULL ELSE lease_until END, \
-                 lease_owner = CASE WHEN {drained} THEN NULL ELSE lease_owner END"
-            ));
-        }
-        qb.push(" WHERE id = ")
-            .push_bind(turn.conversation)
-            .push(" RETURNING lease_owner IS NULL AS released; COMMIT");
-        let rows = tx.commit_script(qb.build()).await?;
-        let row = rows
-            .last()
-            .ok_or_else(|| StoreError::Corrupt("conversation update returned nothing".into()))?;
-        get::<bool>(row, "released")
-    }
-}
-
 impl SqliteStore {
     /// [`crate::ClinicStore::assignee_loads`] from the counts triggers keep (migration
     /// `0006_lead_loads.sql`): a few rows, however many leads the tenant has.
@@ -619,8 +445,7 @@ impl SqliteStore {
 }
 
 /// The message road through rusqlite ([`crate::sqlite_fast`]), where the database is a
-/// file; the sqlx path otherwise (an in-memory database), and for a turn with clinic
-/// ops (they are written once, for both backends, in `clinic_sql.rs`).
+/// file; the sqlx path otherwise (an in-memory database).
 impl SqliteStore {
     /// Runs `read` on a free rusqlite reader (or waits for the next in turn); `None`
     /// when there are none.
@@ -644,20 +469,6 @@ impl SqliteStore {
         Some(read(&conn))
     }
 
-    /// The writer's rusqlite connection, the writer held until it is dropped; `None` for
-    /// an in-memory database (checked before taking the writer, so the caller's sqlx
-    /// path can take it instead). `urgent`: see [`SqliteStore::take_writer`].
-    async fn fast_writer(&self, urgent: bool) -> Option<FastWriter> {
-        if self.fast_readers.is_empty() {
-            return None;
-        }
-        let (slot, queued) = self.take_writer(urgent).await;
-        slot.fast.is_some().then_some(FastWriter {
-            slot,
-            _queued: queued,
-        })
-    }
-
     /// `read` on a rusqlite reader; `otherwise` (the sqlx path, not run unless needed)
     /// for an in-memory database.
     async fn read_fast<T>(
@@ -671,16 +482,25 @@ impl SqliteStore {
         }
     }
 
-    /// `write` on the writer's rusqlite connection, the writer held for it; `otherwise`
-    /// (the sqlx path, not run unless needed) for an in-memory database.
-    async fn write_fast<T>(
+    /// `write` on the rusqlite writer's thread, in its next group commit
+    /// ([`crate::sqlite_group`]); `otherwise` (the sqlx path, not run unless needed) for an
+    /// in-memory database. `urgent` writes go first.
+    async fn write_fast<T, F>(
         &self,
         urgent: bool,
-        write: impl FnOnce(&mut rusqlite::Connection) -> Result<T>,
+        write: F,
         otherwise: impl std::future::Future<Output = Result<T>>,
-    ) -> Result<T> {
-        match self.fast_writer(urgent).await {
-            Some(mut fast) => write(&mut fast),
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    {
+        match &self.writer_thread {
+            Some(thread) => thread
+                .group
+                .push(urgent, write)
+                .await
+                .unwrap_or_else(|_| Err(write_lost())),
             None => otherwise.await,
         }
     }
@@ -688,20 +508,25 @@ impl SqliteStore {
     async fn fast_accept_inbound(&self, inbound: &Inbound, now: Timestamp) -> Result<Accepted> {
         self.write_fast(
             true,
-            |c| crate::sqlite_fast::accept_inbound(c, inbound, now),
+            {
+                let inbound = inbound.clone();
+                move |c| crate::sqlite_fast::accept_inbound(c, &inbound, now)
+            },
             self.shared_accept_inbound(inbound, now),
         )
         .await
     }
 
     async fn fast_commit_turn(&self, turn: &Turn) -> Result<bool> {
-        if turn.lead.is_empty()
-            && turn.appointments.is_empty()
-            && let Some(mut fast) = self.fast_writer(false).await
-        {
-            return crate::sqlite_fast::commit_turn(&mut fast, turn);
-        }
-        self.batched_commit_turn(turn).await
+        self.write_fast(
+            false,
+            {
+                let turn = turn.clone();
+                move |c| crate::sqlite_fast::commit_turn(c, &turn)
+            },
+            self.shared_commit_turn(turn),
+        )
+        .await
     }
 
     async fn fast_claim_conversation(
@@ -720,7 +545,10 @@ impl SqliteStore {
         }
         self.write_fast(
             false,
-            |c| crate::sqlite_fast::claim_conversation(c, owner, lease, now),
+            {
+                let owner = owner.to_string();
+                move |c| crate::sqlite_fast::claim_conversation(c, &owner, lease, now)
+            },
             self.shared_claim_conversation(owner, lease, now),
         )
         .await
@@ -784,7 +612,10 @@ impl SqliteStore {
         }
         self.write_fast(
             false,
-            |c| crate::sqlite_fast::claim_outbox(c, owner, limit, lease, now),
+            {
+                let owner = owner.to_string();
+                move |c| crate::sqlite_fast::claim_outbox(c, &owner, limit, lease, now)
+            },
             self.shared_claim_outbox(owner, limit, lease, now),
         )
         .await
@@ -799,7 +630,10 @@ impl SqliteStore {
     ) -> Result<()> {
         self.write_fast(
             false,
-            |c| crate::sqlite_fast::outbox_sending(c, id, owner, now, hold_until),
+            {
+                let owner = owner.to_string();
+                move |c| crate::sqlite_fast::outbox_sending(c, id, &owner, now, hold_until)
+            },
             self.shared_outbox_sending(id, owner, now, hold_until),
         )
         .await
@@ -813,7 +647,10 @@ impl SqliteStore {
     ) -> Result<()> {
         self.write_fast(
             false,
-            |c| crate::sqlite_fast::outbox_sent(c, &[id], provider_message_id, now),
+            {
+                let provider_id = provider_message_id.map(str::to_string);
+                move |c| crate::sqlite_fast::outbox_sent(c, &[id], provider_id.as_deref(), now)
+            },
             self.shared_outbox_sent(id, provider_message_id, now),
         )
         .await
@@ -825,29 +662,13 @@ impl SqliteStore {
         }
         self.write_fast(
             false,
-            |c| crate::sqlite_fast::outbox_sent(c, ids, None, now),
+            {
+                let ids = ids.to_vec();
+                move |c| crate::sqlite_fast::outbox_sent(c, &ids, None, now)
+            },
             self.shared_outbox_sent_many(ids, now),
         )
         .await
-    }
-}
-
-/// The writer's rusqlite connection, held for one operation.
-struct FastWriter {
-    slot: OwnedMutexGuard<Slot>,
-    _queued: Option<Queued>,
-}
-
-impl Deref for FastWriter {
-    type Target = rusqlite::Connection;
-    fn deref(&self) -> &rusqlite::Connection {
-        self.slot.fast.as_ref().expect("checked when taken")
-    }
-}
-
-impl DerefMut for FastWriter {
-    fn deref_mut(&mut self) -> &mut rusqlite::Connection {
-        self.slot.fast.as_mut().expect("checked when taken")
     }
 }
 
@@ -863,4 +684,11 @@ impl Drop for TempFile {
             let _ = std::fs::remove_file(PathBuf::from(name));
         }
     }
+}
+
+/// A queued write whose outcome never came (its group was dropped unfinished).
+fn write_lost() -> StoreError {
+    StoreError::Database(sqlx::Error::Io(std::io::Error::other(
+        "the write was dropped before its group committed",
+    )))
 }

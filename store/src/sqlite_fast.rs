@@ -1,6 +1,8 @@
 //! The message road's statements on the SQLite file, run in the calling thread through
 //! rusqlite: a customer message's accept, the inbox claim, the turn's reads and its
-//! commit (when it has no clinic ops), a web chat socket's reads, the outbox's look.
+//! commit (its clinic ops in [`crate::sqlite_clinic`]), a web chat socket's reads, the
+//! outbox's look. The writes run inside a group commit ([`crate::sqlite_group`]), which
+//! makes each one atomic.
 //!
 //! Why: sqlx runs each SQLite connection on a thread of its own, so every statement is a
 //! hand-off to that thread and back, and the writer stays held across those hand-offs
@@ -15,7 +17,7 @@ use crate::{
 };
 use channels::Inbound;
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::time::Duration;
@@ -43,7 +45,7 @@ pub(crate) fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(sqlx::Error::Io(std::io::Error::other(e)))
 }
 
-fn json<T: DeserializeOwned>(row: &Row<'_>, col: &str) -> Result<T> {
+pub(crate) fn json<T: DeserializeOwned>(row: &Row<'_>, col: &str) -> Result<T> {
     let text: String = row.get(col).map_err(|e| corrupt(col, e))?;
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
@@ -54,7 +56,7 @@ fn json_opt<T: DeserializeOwned>(row: &Row<'_>, col: &str) -> Result<Option<T>> 
         .transpose()
 }
 
-fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, col: &str) -> Result<T> {
+pub(crate) fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, col: &str) -> Result<T> {
     row.get(col).map_err(|e| corrupt(col, e))
 }
 
@@ -70,15 +72,15 @@ fn corrupt(col: &str, e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn text<T: serde::Serialize>(value: &T, what: &str) -> Result<String> {
+pub(crate) fn text<T: serde::Serialize>(value: &T, what: &str) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-fn ts(row: &Row<'_>, col: &str) -> Result<Timestamp> {
+pub(crate) fn ts(row: &Row<'_>, col: &str) -> Result<Timestamp> {
     crate::sql::ts(get(row, col)?)
 }
 
-fn ts_opt(row: &Row<'_>, col: &str) -> Result<Option<Timestamp>> {
+pub(crate) fn ts_opt(row: &Row<'_>, col: &str) -> Result<Option<Timestamp>> {
     get::<Option<i64>>(row, col)?
         .map(crate::sql::ts)
         .transpose()
@@ -186,9 +188,15 @@ pub(crate) fn messages(
 }
 
 /// Whether any pending inbox item's conversation is free to claim.
+///
+/// `INDEXED BY inbox_pending` here and in the claim: left to itself, SQLite 3.46 reads
+/// the pending items through the per-conversation index and sorts them all, so with a
+/// backlog every claim read the whole backlog (a millisecond at 5,000 waiting messages),
+/// and the slower claims made the backlog grow. In id order it stops at the first free one.
 pub(crate) fn claimable(c: &Connection, now: Timestamp) -> Result<bool> {
     c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM inbox i JOIN conversations c ON c.id = i.conversation_id \
+        "SELECT EXISTS (SELECT 1 FROM inbox i INDEXED BY inbox_pending \
+         JOIN conversations c ON c.id = i.conversation_id \
          WHERE i.status = 'pending' AND (c.lease_until IS NULL OR c.lease_until < ?1))",
     )
     .map_err(db)?
@@ -207,7 +215,7 @@ pub(crate) fn outbox_due(c: &Connection, now: Timestamp) -> Result<bool> {
     .map_err(db)
 }
 
-/// The write of [`crate::Store::claim_conversation`]: one statement, autocommit.
+/// The write of [`crate::Store::claim_conversation`]: one statement.
 pub(crate) fn claim_conversation(
     c: &Connection,
     owner: &str,
@@ -215,7 +223,7 @@ pub(crate) fn claim_conversation(
     now: Timestamp,
 ) -> Result<Option<Claim>> {
     c.prepare_cached(
-        "WITH pick AS MATERIALIZED (SELECT i.conversation_id AS id FROM inbox i \
+        "WITH pick AS MATERIALIZED (SELECT i.conversation_id AS id FROM inbox i INDEXED BY inbox_pending \
          JOIN conversations c ON c.id = i.conversation_id \
          WHERE i.status = 'pending' AND (c.lease_until IS NULL OR c.lease_until < ?3) \
          ORDER BY i.id LIMIT 1) \
@@ -237,22 +245,18 @@ pub(crate) fn claim_conversation(
     .map_err(db)
 }
 
-/// [`crate::Store::accept_inbound`]: one transaction. A duplicate (the unique key on the
+/// [`crate::Store::accept_inbound`]. A duplicate (the unique key on the
 /// provider id) changes nothing.
 pub(crate) fn accept_inbound(
-    c: &mut Connection,
+    c: &Connection,
     inbound: &Inbound,
     now: Timestamp,
 ) -> Result<Accepted> {
     let now_ms = crate::sql::ms(now);
     let tenant = inbound.tenant.as_str();
     let channel = inbound.channel.as_str();
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db)?;
-    let existing = find_inbound(&tx, tenant, channel, &inbound.provider_id)?;
+    let existing = find_inbound(c, tenant, channel, &inbound.provider_id)?;
     if let Some((seq, conversation)) = existing {
-        // Rolled back on drop: nothing was written.
         return Ok(Accepted {
             conversation,
             message: seq,
@@ -265,7 +269,7 @@ pub(crate) fn accept_inbound(
         .filter(|r| !r.is_empty())
         .map(|r| text(r, "referral"))
         .transpose()?;
-    tx.prepare_cached(
+    c.prepare_cached(
         "INSERT INTO contacts (tenant, channel, handle, name, phone, referral, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
          ON CONFLICT (tenant, channel, handle) DO UPDATE SET \
@@ -284,7 +288,7 @@ pub(crate) fn accept_inbound(
         now_ms
     ])
     .map_err(db)?;
-    let conversation: i64 = tx
+    let conversation: i64 = c
         .prepare_cached(
             "INSERT INTO conversations (tenant, channel, contact_id, state, handoff, tags, \
              created_at, last_inbound_at, last_message_at, last_referral_at) \
@@ -309,7 +313,7 @@ pub(crate) fn accept_inbound(
         )
         .map_err(db)?;
     let content = text(&inbound.content, "inbound content")?;
-    let seq: i64 = tx
+    let seq: i64 = c
         .prepare_cached(
             "INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
              content, status, provider_id, meta, created_at) \
@@ -333,7 +337,7 @@ pub(crate) fn accept_inbound(
         "message": seq,
         "inbound": crate::sql::to_json(inbound, "inbound")?,
     });
-    tx.prepare_cached(
+    c.prepare_cached(
         "INSERT INTO inbox (tenant, conversation_id, event, dedupe_key, status, created_at) \
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
     )
@@ -346,7 +350,6 @@ pub(crate) fn accept_inbound(
         now_ms
     ])
     .map_err(db)?;
-    tx.commit().map_err(db)?;
     Ok(Accepted {
         conversation,
         message: seq,
@@ -374,15 +377,11 @@ fn find_inbound(
     .map_err(db)
 }
 
-/// [`crate::Store::commit_turn`] for a turn without clinic ops (the caller checks): the
-/// lease and the inbox item are checked, then every write, in one transaction.
-pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
-    debug_assert!(turn.lead.is_empty() && turn.appointments.is_empty());
+/// [`crate::Store::commit_turn`]: the lease and the inbox item are checked, then the
+/// clinic ops and every write of the turn.
+pub(crate) fn commit_turn(c: &Connection, turn: &Turn) -> Result<bool> {
     let now_ms = crate::sql::ms(turn.now);
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db)?;
-    let conv = tx
+    let conv = c
         .prepare_cached(
             "SELECT c.lease_owner, c.channel, c.contact_id, c.tags, k.handle, \
              i.status AS inbox_status \
@@ -406,7 +405,7 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
         )
         .optional()
         .map_err(db)?;
-    // Every early return below rolls the transaction back (on drop).
+    // An error below undoes what the turn wrote (its savepoint, `sqlite_group`).
     let Some((owner, channel, contact, tags, handle, inbox_status)) = conv else {
         return Err(StoreError::NotFound);
     };
@@ -424,12 +423,16 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
         serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(format!("tags: {e}")))?;
     let tags = crate::sql::merge_tags(tags, &turn.tags);
 
-    tx.prepare_cached("UPDATE inbox SET status = 'done' WHERE id = ?1")
+    // Leads and appointments first: a taken slot (`Conflict`) or another conversation's
+    // appointment (`NotFound`) undoes the whole turn.
+    crate::sqlite_clinic::apply_clinic_ops(c, turn)?;
+
+    c.prepare_cached("UPDATE inbox SET status = 'done' WHERE id = ?1")
         .map_err(db)?
         .execute(params![turn.inbox_id])
         .map_err(db)?;
     if let Some((seq, meta)) = &turn.annotate {
-        tx.prepare_cached("UPDATE messages SET meta = ?1 WHERE seq = ?2 AND conversation_id = ?3")
+        c.prepare_cached("UPDATE messages SET meta = ?1 WHERE seq = ?2 AND conversation_id = ?3")
             .map_err(db)?
             .execute(params![text(meta, "meta")?, seq, turn.conversation])
             .map_err(db)?;
@@ -440,7 +443,7 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
     let status = if local { "sent" } else { "queued" };
     for (index, out) in turn.outgoing.iter().enumerate() {
         let content = text(&out.content, "outgoing content")?;
-        let seq: i64 = tx
+        let seq: i64 = c
             .prepare_cached(
                 "INSERT INTO messages (tenant, conversation_id, channel, direction, sender, \
                  content, status, meta, created_at) \
@@ -463,7 +466,7 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
         if local {
             continue;
         }
-        tx.prepare_cached(
+        c.prepare_cached(
             "INSERT INTO outbox (tenant, conversation_id, message_seq, channel, recipient, \
              content, idempotency_key, status, attempts, next_attempt_at, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?8)",
@@ -488,7 +491,7 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
                 due_at,
                 payload,
             } => {
-                tx.prepare_cached(
+                c.prepare_cached(
                     "INSERT INTO timers (tenant, conversation_id, key, due_at, payload) \
                      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (conversation_id, key) DO UPDATE SET \
                      due_at = excluded.due_at, payload = excluded.payload",
@@ -504,7 +507,7 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
                 .map_err(db)?;
             }
             TimerOp::Cancel { key } => {
-                tx.prepare_cached("DELETE FROM timers WHERE conversation_id = ?1 AND key = ?2")
+                c.prepare_cached("DELETE FROM timers WHERE conversation_id = ?1 AND key = ?2")
                     .map_err(db)?
                     .execute(params![turn.conversation, key])
                     .map_err(db)?;
@@ -512,7 +515,7 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
         }
     }
     if turn.opt_out {
-        tx.prepare_cached(
+        c.prepare_cached(
             "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, ?1) WHERE id = ?2",
         )
         .map_err(db)?
@@ -520,7 +523,7 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
         .map_err(db)?;
     }
     // State, tags, activity time and (when asked and drained) the lease, last.
-    let released: bool = tx
+    let released: bool = c
         .prepare_cached(
             "UPDATE conversations SET state = ?1, handoff = ?2, tags = ?3, \
              last_message_at = CASE WHEN ?4 THEN ?5 ELSE last_message_at END, \
@@ -546,7 +549,6 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
             |row| row.get(0),
         )
         .map_err(db)?;
-    tx.commit().map_err(db)?;
     Ok(released)
 }
 
@@ -554,19 +556,16 @@ pub(crate) fn commit_turn(c: &mut Connection, turn: &Turn) -> Result<bool> {
 /// is due): leases due rows, oldest first, keeping per conversation only rows whose
 /// every older unsent row is leased here too, so messages go out in order.
 pub(crate) fn claim_outbox(
-    c: &mut Connection,
+    c: &Connection,
     owner: &str,
     limit: u32,
     lease: Duration,
     now: Timestamp,
 ) -> Result<Vec<OutboxItem>> {
     let now_ms = crate::sql::ms(now);
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db)?;
     // Each half of the condition reads its own partial index; an OR over both would scan
     // the whole (ever-growing) table.
-    let picked: Vec<(i64, i64)> = tx
+    let picked: Vec<(i64, i64)> = c
         .prepare_cached(
             "SELECT id, conversation_id FROM outbox WHERE id IN ( \
              SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?1 \
@@ -587,7 +586,7 @@ pub(crate) fn claim_outbox(
     let mut convs: Vec<i64> = picked.iter().map(|(_, c)| *c).collect();
     convs.sort_unstable();
     convs.dedup();
-    let unsent: Vec<(i64, i64)> = tx
+    let unsent: Vec<(i64, i64)> = c
         .prepare(&format!(
             "SELECT id, conversation_id FROM outbox WHERE status IN ('queued', 'leased') \
              AND conversation_id IN ({}) ORDER BY id",
@@ -609,7 +608,7 @@ pub(crate) fn claim_outbox(
         crate::sql::until(now, lease).into(),
     ];
     values.extend(keep.iter().map(|id| rusqlite::types::Value::from(*id)));
-    let mut stmt = tx
+    let mut stmt = c
         .prepare(&format!(
             "UPDATE outbox SET status = 'leased', lease_owner = ?1, lease_until = ?2, \
              attempts = attempts + 1 WHERE id IN ({}) {}",
@@ -642,7 +641,6 @@ pub(crate) fn claim_outbox(
     }
     drop(rows);
     drop(stmt);
-    tx.commit().map_err(db)?;
     items.sort_by_key(|item| item.id);
     Ok(items)
 }
@@ -655,8 +653,8 @@ fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
-/// [`crate::Store::outbox_sending`]: one statement, autocommit (durable before the send
-/// it announces).
+/// [`crate::Store::outbox_sending`]: one statement (committed before the send it
+/// announces).
 pub(crate) fn outbox_sending(
     c: &Connection,
     id: i64,
@@ -686,18 +684,15 @@ pub(crate) fn outbox_sending(
 
 /// [`crate::Store::outbox_sent`] (one row, with the provider's id) and
 /// [`crate::Store::outbox_sent_many`] (`provider_id` none): each row and its message
-/// settled together, in one transaction. `NotFound` for a single unknown row.
+/// settled together. `NotFound` for a single unknown row.
 pub(crate) fn outbox_sent(
-    c: &mut Connection,
+    c: &Connection,
     ids: &[i64],
     provider_id: Option<&str>,
     now: Timestamp,
 ) -> Result<()> {
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db)?;
     for id in ids {
-        let seq: Option<i64> = tx
+        let seq: Option<i64> = c
             .prepare_cached(
                 "UPDATE outbox SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
                  sent_at = ?1, sending_at = NULL WHERE id = ?2 RETURNING message_seq",
@@ -712,7 +707,7 @@ pub(crate) fn outbox_sent(
             }
             continue;
         };
-        tx.prepare_cached(
+        c.prepare_cached(
             "UPDATE messages SET provider_id = COALESCE(?1, provider_id), error = NULL, \
              status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE 'sent' END \
              WHERE seq = ?2",
@@ -721,6 +716,5 @@ pub(crate) fn outbox_sent(
         .execute(params![provider_id, seq])
         .map_err(db)?;
     }
-    tx.commit().map_err(db)?;
     Ok(())
 }

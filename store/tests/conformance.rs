@@ -415,3 +415,75 @@ impl PrivateRedis {
         assert!(self.spawn().await, "redis-server restarted");
     }
 }
+
+/// Writes that wait for the SQLite writer together are committed together (group
+/// commit), yet each stands alone: a turn refused (its lease is someone else's) writes
+/// nothing, and the hundred customer messages queued around it are all stored.
+#[tokio::test]
+async fn sqlite_group_commit_fails_only_the_failing_write() {
+    let store = SqliteStore::new_test().await.unwrap();
+    let first = conformance::inbound("t", channels::Channel::Whatsapp, "9050", "w.0", "selam");
+    let accepted = store
+        .accept_inbound(&first, conformance::at(0))
+        .await
+        .unwrap();
+    let claim = store
+        .claim_conversation("owner", Duration::from_secs(60), conformance::at(1))
+        .await
+        .unwrap()
+        .expect("the conversation");
+    let item = store.pending_inbox(claim.conversation, 10).await.unwrap()[0].id;
+    let mut intruder = conformance::turn(&claim, "intruder", item, conformance::at(2));
+    intruder.outgoing.push(store::NewOutgoing {
+        sender: "bot".into(),
+        content: channels::OutContent::text("başkasının cevabı"),
+    });
+
+    let messages: Vec<_> = (1..=100)
+        .map(|i| {
+            conformance::inbound(
+                "t",
+                channels::Channel::Whatsapp,
+                &format!("9051{i:03}"),
+                &format!("w.{i}"),
+                "İyi günler, randevu almak istiyorum 🦷",
+            )
+        })
+        .collect();
+    let accepts = futures_util::future::join_all(
+        messages
+            .iter()
+            .map(|m| store.accept_inbound(m, conformance::at(2))),
+    );
+    let (accepts, refused) = tokio::join!(accepts, store.commit_turn(&intruder));
+
+    assert!(
+        matches!(refused, Err(store::StoreError::LeaseLost(c)) if c == claim.conversation),
+        "{refused:?}"
+    );
+    let mut conversations = std::collections::HashSet::new();
+    for a in accepts {
+        let a = a.expect("every message stored");
+        assert!(!a.duplicate);
+        conversations.insert(a.conversation);
+    }
+    assert_eq!(conversations.len(), 100);
+    // The refused turn left its conversation as it was.
+    let pending = store.pending_inbox(claim.conversation, 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    let stored = store
+        .messages("t", accepted.conversation, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "only the customer's message: {stored:?}");
+    // The owner's turn still goes through.
+    let own = conformance::turn(&claim, "owner", item, conformance::at(3));
+    assert!(!store.commit_turn(&own).await.unwrap());
+    assert!(
+        store
+            .pending_inbox(claim.conversation, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
