@@ -297,6 +297,40 @@ pub(crate) fn apply_op(
     }
 }
 
+/// A lead not stored yet (id 0): `stage`, created `now`, with what `identity` tells.
+pub(crate) fn new_lead(
+    tenant: &str,
+    identity: &LeadIdentity,
+    stage: &str,
+    now: Timestamp,
+) -> LeadRecord {
+    let mut lead = LeadRecord {
+        id: 0,
+        tenant: tenant.to_string(),
+        name: None,
+        phone: None,
+        email: None,
+        handles: Vec::new(),
+        stage: stage.to_string(),
+        lost_reason: None,
+        score: 0,
+        score_reasons: Vec::new(),
+        assignee: None,
+        source: None,
+        language: None,
+        treatment: None,
+        value_try: None,
+        first_response_due: None,
+        first_response_at: None,
+        sla_breached: false,
+        created_at: now,
+        updated_at: now,
+        last_activity_at: now,
+    };
+    fill_identity(&mut lead, identity);
+    lead
+}
+
 /// A PostgreSQL deadlock or serialization failure inside clinic ops (two turns of one
 /// person merging their leads at the same instant) is a conflict: re-run the turn.
 pub(crate) fn contention(error: StoreError) -> StoreError {
@@ -865,30 +899,7 @@ macro_rules! impl_sql_clinic {
             actor: &str,
             now: jiff::Timestamp,
         ) -> $crate::Result<$crate::LeadRecord> {
-            let mut lead = $crate::LeadRecord {
-                id: 0,
-                tenant: tenant.to_string(),
-                name: None,
-                phone: None,
-                email: None,
-                handles: Vec::new(),
-                stage: stage.to_string(),
-                lost_reason: None,
-                score: 0,
-                score_reasons: Vec::new(),
-                assignee: None,
-                source: None,
-                language: None,
-                treatment: None,
-                value_try: None,
-                first_response_due: None,
-                first_response_at: None,
-                sla_breached: false,
-                created_at: now,
-                updated_at: now,
-                last_activity_at: now,
-            };
-            $crate::clinic_sql::fill_identity(&mut lead, identity);
+            let mut lead = $crate::clinic_sql::new_lead(tenant, identity, stage, now);
             let now_ms = $crate::sql::ms(now);
             lead.id = sqlx::query_scalar(
                 "INSERT INTO leads (tenant, name, phone, email, stage, score, score_reasons, source, \
@@ -1865,26 +1876,7 @@ mod tests {
     fn lead(id: i64, created: i64) -> LeadRecord {
         LeadRecord {
             id,
-            tenant: "t".into(),
-            name: None,
-            phone: None,
-            email: None,
-            handles: Vec::new(),
-            stage: "new".into(),
-            lost_reason: None,
-            score: 0,
-            score_reasons: Vec::new(),
-            assignee: None,
-            source: None,
-            language: None,
-            treatment: None,
-            value_try: None,
-            first_response_due: None,
-            first_response_at: None,
-            sla_breached: false,
-            created_at: t(created),
-            updated_at: t(created),
-            last_activity_at: t(created),
+            ..new_lead("t", &LeadIdentity::default(), "new", t(created))
         }
     }
 

@@ -291,30 +291,7 @@ fn create_lead(
     actor: &str,
     now: Timestamp,
 ) -> Result<LeadRecord> {
-    let mut lead = LeadRecord {
-        id: 0,
-        tenant: tenant.to_string(),
-        name: None,
-        phone: None,
-        email: None,
-        handles: Vec::new(),
-        stage: stage.to_string(),
-        lost_reason: None,
-        score: 0,
-        score_reasons: Vec::new(),
-        assignee: None,
-        source: None,
-        language: None,
-        treatment: None,
-        value_try: None,
-        first_response_due: None,
-        first_response_at: None,
-        sla_breached: false,
-        created_at: now,
-        updated_at: now,
-        last_activity_at: now,
-    };
-    clinic_sql::fill_identity(&mut lead, identity);
+    let mut lead = clinic_sql::new_lead(tenant, identity, stage, now);
     let now_ms = ms(now);
     lead.id = c
         .prepare_cached(
@@ -739,6 +716,19 @@ fn apply_appointment_op(
     };
     let now_ms = ms(scope.now);
     let blocks_of = |new: &NewAppointment| (ms(new.blocks_from), ms(new.blocks_until));
+    // Appointment `id`'s cells at the practitioner and room `new` names.
+    let claim_as = |id: i64, new: &NewAppointment| {
+        let room = new.room.as_deref();
+        claim_cells(
+            c,
+            tenant,
+            id,
+            &new.practitioner,
+            room,
+            blocks_of(new),
+            now_ms,
+        )
+    };
     match op {
         AppointmentOp::Hold(new) => {
             // Best effort: a hold that cannot be had is skipped, never an error.
@@ -754,16 +744,7 @@ fn apply_appointment_op(
                 return Ok(());
             }
             let id = insert_appointment(c, scope, lead, new, S::Held, Some(expires))?;
-            let room = new.room.as_deref();
-            if let Some(taken) = claim_cells(
-                c,
-                tenant,
-                id,
-                &new.practitioner,
-                room,
-                blocks_of(new),
-                now_ms,
-            )? {
+            if let Some(taken) = claim_as(id, new)? {
                 tracing::debug!(tenant, conversation, %taken, "hold skipped");
                 release_claims(c, id)?;
                 exec(c, "DELETE FROM appointments WHERE id = ?1", params![id])?;
@@ -804,16 +785,7 @@ fn apply_appointment_op(
                 }
                 None => {
                     let id = insert_appointment(c, scope, lead, new, S::Booked, None)?;
-                    let room = new.room.as_deref();
-                    if let Some(taken) = claim_cells(
-                        c,
-                        tenant,
-                        id,
-                        &new.practitioner,
-                        room,
-                        blocks_of(new),
-                        now_ms,
-                    )? {
+                    if let Some(taken) = claim_as(id, new)? {
                         return Err(StoreError::Conflict(taken));
                     }
                     id
@@ -859,10 +831,7 @@ fn apply_appointment_op(
             release_holds(c, tenant, conversation, None, now_ms)?;
             release_claims(c, old.id)?;
             let blocks = blocks_of(to);
-            let room = to.room.as_deref();
-            if let Some(taken) =
-                claim_cells(c, tenant, old.id, &to.practitioner, room, blocks, now_ms)?
-            {
+            if let Some(taken) = claim_as(old.id, to)? {
                 return Err(StoreError::Conflict(taken));
             }
             exec(
