@@ -205,6 +205,31 @@ impl WriterThread {
     }
 }
 
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+
+/// Copies committed pages from the WAL into the database file on a thread and connection
+/// of its own (a passive checkpoint: it never waits for or holds up the writer), so the
+/// writer's own checkpoint (SQLite's, at 1,000 pages of WAL) finds little left to copy
+/// and sync, and a customer message's commit rarely waits behind a checkpoint's `fsync`.
+/// The writer's stays: a checkpoint beside a busy writer alone never catches up with it,
+/// and the WAL starts over only after one that did. Ends with the store (`writer` gone).
+fn start_checkpointer(writer: &Shared, conn: rusqlite::Connection) -> Result<()> {
+    let alive = Arc::downgrade(writer);
+    std::thread::Builder::new()
+        .name("kopru-sqlite-checkpoint".into())
+        .spawn(move || {
+            while alive.strong_count() > 0 {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::debug!(error = %e, "background checkpoint skipped");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+    Ok(())
+}
+
 impl Drop for WriterThread {
     fn drop(&mut self) {
         self.group.close();
@@ -265,6 +290,7 @@ impl SqliteStore {
             writer.clone(),
             crate::sqlite_fast::open(path, BUSY_TIMEOUT)?,
         )?;
+        start_checkpointer(&writer, crate::sqlite_fast::open(path, BUSY_TIMEOUT)?)?;
         tracing::debug!(path = %path.display(), "sqlite store open");
         Ok(SqliteStore {
             writer,

@@ -188,8 +188,9 @@ async fn sqlite_survives_reopen_and_releases_leases() {
 
 /// Commits go to the WAL and are copied into the database file while the store is open,
 /// and the WAL starts over rather than growing with every message: a busy server must
-/// not fill its disk with log. (A checkpointer thread beside a busy writer never caught
-/// up, so its WAL never started over: 1 GB in ten seconds at 1,000 msg/s.)
+/// not fill its disk with log. (A checkpointer thread alone beside a busy writer never
+/// caught up, so its WAL never started over: 1 GB in ten seconds at 1,000 msg/s; the
+/// writer's own checkpoint is what lets it start over.)
 #[tokio::test]
 async fn sqlite_keeps_the_wal_bounded_and_checkpointed_while_open() {
     let dir = tempfile::tempdir().unwrap();
