@@ -178,8 +178,9 @@ impl WriterThread {
         let group = Arc::new(crate::sqlite_group::Queue::default());
         let queue = group.clone();
         // A transaction a cancelled task left open on the sqlx connection is rolled back
-        // on this runtime (its background rollback holds the writer, so this is rare).
-        let runtime = tokio::runtime::Handle::current();
+        // on the runtime the store was opened on (its background rollback holds the
+        // writer, so this is rare); without one, the next sqlx user of the writer does it.
+        let runtime = tokio::runtime::Handle::try_current().ok();
         std::thread::Builder::new()
             .name("kopru-sqlite-writer".into())
             .spawn(move || {
@@ -188,7 +189,9 @@ impl WriterThread {
                     // every write after it.
                     let group = std::panic::AssertUnwindSafe(|| {
                         let mut slot = writer.blocking_lock();
-                        if slot.in_tx {
+                        if slot.in_tx
+                            && let Some(runtime) = &runtime
+                        {
                             let rollback = sqlx::query("ROLLBACK").execute(&mut slot.conn);
                             let _ = runtime.block_on(rollback);
                             slot.in_tx = false;
