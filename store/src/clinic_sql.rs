@@ -349,7 +349,6 @@ pub(crate) fn contention(error: StoreError) -> StoreError {
 macro_rules! impl_sql_clinic {
     (
         $store:ty, $db:ty,
-        assignee_loads = $assignee_loads:ident,
         lock_row = $lock_row:literal,
         claim_rows = $claim_rows:literal $(,)?
     ) => {
@@ -1388,43 +1387,6 @@ macro_rules! impl_sql_clinic {
             Ok(())
         }
 
-        /// `assignee_loads` by counting the tenant's leads and assignments; a backend may
-        /// read kept counts instead (`assignee_loads = …`).
-        #[allow(dead_code)]
-        impl $store {
-            async fn shared_assignee_loads(&self, tenant: &str) -> $crate::Result<Vec<$crate::AssigneeLoad>> {
-                let open: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT assignee, COUNT(*) FROM leads WHERE tenant = $1 AND assignee IS NOT NULL \
-                     AND stage NOT IN ('won', 'lost') GROUP BY assignee",
-                )
-                .bind(tenant)
-                .fetch_all(&mut *self.read_conn().await?)
-                .await?;
-                // `->>` reads a JSON field the same way in SQLite (3.38+) and PostgreSQL.
-                let assigned: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT data->>'to', MAX(at) FROM lead_events \
-                     WHERE tenant = $1 AND kind = 'assigned' AND data->>'to' IS NOT NULL GROUP BY 1",
-                )
-                .bind(tenant)
-                .fetch_all(&mut *self.read_conn().await?)
-                .await?;
-                let mut loads = std::collections::BTreeMap::<String, $crate::AssigneeLoad>::new();
-                let blank = |who: &String| $crate::AssigneeLoad {
-                    assignee: who.clone(),
-                    open_leads: 0,
-                    last_assigned_at: None,
-                };
-                for (who, n) in open {
-                    loads.entry(who.clone()).or_insert_with(|| blank(&who)).open_leads = n;
-                }
-                for (who, at) in assigned {
-                    let at = $crate::sql::ts(at)?;
-                    loads.entry(who.clone()).or_insert_with(|| blank(&who)).last_assigned_at = Some(at);
-                }
-                Ok(loads.into_values().collect())
-            }
-        }
-
         #[async_trait::async_trait]
         impl $crate::ClinicStore for $store {
             async fn busy(
@@ -1729,8 +1691,26 @@ macro_rules! impl_sql_clinic {
                 updated.ok_or($crate::StoreError::NotFound)
             }
 
+            /// From the counts triggers keep (migrations `0006_lead_loads.sql`): a few
+            /// rows, however many leads the tenant has.
             async fn assignee_loads(&self, tenant: &str) -> $crate::Result<Vec<$crate::AssigneeLoad>> {
-                self.$assignee_loads(tenant).await
+                let rows = sqlx::query(
+                    "SELECT assignee, open_leads, last_assigned_at FROM lead_loads \
+                     WHERE tenant = $1 AND (open_leads > 0 OR last_assigned_at IS NOT NULL) \
+                     ORDER BY assignee",
+                )
+                .bind(tenant)
+                .fetch_all(&mut *self.read_conn().await?)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::AssigneeLoad {
+                            assignee: get(row, "assignee")?,
+                            open_leads: get(row, "open_leads")?,
+                            last_assigned_at: get_ts_opt(row, "last_assigned_at")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn claim_crm_deliveries(

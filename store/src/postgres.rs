@@ -134,7 +134,6 @@ crate::sql::impl_sql_store!(
     claim_outbox = shared_claim_outbox,
     outbox_sending = shared_outbox_sending,
     outbox_sent_many = shared_outbox_sent_many,
-    assignee_loads = shared_assignee_loads,
     // NO KEY UPDATE: the row is ours, but inserts referencing it (their foreign-key
     // check takes KEY SHARE) are not blocked, so timers firing or messages arriving
     // do not wait on, or deadlock with, a turn being committed.

@@ -121,9 +121,7 @@ pub(crate) fn timer_dedupe_key(key: &str, due_at_ms: i64) -> String {
 /// `conversation`, `messages`, `claim_outbox`, `outbox_sending` and `outbox_sent_many`
 /// name the inherent methods that
 /// implement those calls: `shared_accept_inbound`, … (defined here, one round trip per
-/// statement) or the backend's own, which must keep their contract; so does
-/// `assignee_loads` for [`crate::ClinicStore::assignee_loads`] (`shared_assignee_loads`
-/// counts the leads). The literals
+/// statement) or the backend's own, which must keep their contract. The literals
 /// are the row-lock clauses appended to selects (empty for SQLite, where a write
 /// transaction already excludes every other writer):
 /// - `lock_row`: lock the selected row until commit;
@@ -145,7 +143,6 @@ macro_rules! impl_sql_store {
         claim_outbox = $claim_outbox:ident,
         outbox_sending = $outbox_sending:ident,
         outbox_sent_many = $outbox_sent_many:ident,
-        assignee_loads = $assignee_loads:ident,
         lock_row = $lock_row:literal,
         lock_conv = $lock_conv:literal,
         lock_contact = $lock_contact:literal,
@@ -1392,7 +1389,6 @@ macro_rules! impl_sql_store {
 
         $crate::clinic_sql::impl_sql_clinic!(
             $store, $db,
-            assignee_loads = $assignee_loads,
             lock_row = $lock_row,
             claim_rows = $claim_rows,
         );

@@ -441,37 +441,12 @@ crate::sql::impl_sql_store!(
     claim_outbox = fast_claim_outbox,
     outbox_sending = fast_outbox_sending,
     outbox_sent_many = fast_outbox_sent_many,
-    assignee_loads = kept_assignee_loads,
     lock_row = "",
     lock_conv = "",
     lock_contact = "",
     claim_conv = "",
     claim_rows = "",
 );
-
-impl SqliteStore {
-    /// [`crate::ClinicStore::assignee_loads`] from the counts triggers keep (migration
-    /// `0006_lead_loads.sql`): a few rows, however many leads the tenant has.
-    async fn kept_assignee_loads(&self, tenant: &str) -> Result<Vec<crate::AssigneeLoad>> {
-        let rows = sqlx::query(
-            "SELECT assignee, open_leads, last_assigned_at FROM lead_loads \
-             WHERE tenant = $1 AND (open_leads > 0 OR last_assigned_at IS NOT NULL) \
-             ORDER BY assignee",
-        )
-        .bind(tenant)
-        .fetch_all(&mut *self.read_conn().await?)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(crate::AssigneeLoad {
-                    assignee: get(row, "assignee")?,
-                    open_leads: get(row, "open_leads")?,
-                    last_assigned_at: get_ts_opt(row, "last_assigned_at")?,
-                })
-            })
-            .collect()
-    }
-}
 
 /// The message road through rusqlite ([`crate::sqlite_fast`]), where the database is a
 /// file; the sqlx path otherwise (an in-memory database).
