@@ -24,7 +24,53 @@ pub use clinic::*;
 /// A check of the store suite.
 pub type StoreCheck = fn(Arc<dyn Store>) -> futures_util::future::BoxFuture<'static, ()>;
 
-/// Every store check, by name, for runners that want one test per check.
+/// Calls macro `$callback` with the name of every store check (each a function of this
+/// module), so a runner can write one test per check without repeating the list:
+/// `store::conformance_checks!(my_tests);`.
+#[macro_export]
+macro_rules! conformance_checks {
+    ($callback:ident) => {
+        $callback! {
+            ping_and_tenants,
+            dedupe,
+            first_touch_referral,
+            tenant_isolation,
+            claim_exclusive_under_concurrency,
+            claim_order_and_expiry,
+            lease_lost,
+            commit_turn_effects,
+            commit_idempotent,
+            commit_releases_when_drained,
+            outbox_lifecycle,
+            outbox_sent_many,
+            delivery_statuses_move_forward,
+            outbox_keeps_order_per_conversation,
+            ambiguous_sends_wait_for_confirmation,
+            agent_messages_are_queued_once,
+            dead_letters_keep_bodies_whole,
+            outbox_expired_lease,
+            timers,
+            enqueue_event_dedupe,
+            unicode_round_trip,
+            list_and_page_messages,
+            concurrent_load,
+            clinic_holds_and_booking,
+            clinic_booking_conflicts_roll_back_the_turn,
+            clinic_expired_hold_is_taken_over,
+            clinic_cancel_offers_the_waitlist,
+            clinic_reschedule_is_atomic,
+            clinic_tenant_scoping,
+            lead_touch_merges_across_channels,
+            lead_stage_score_assign_events,
+            lead_filters_and_loads,
+            crm_delivery_retry_and_give_up,
+            clinic_concurrent_booking,
+            lead_touch_under_concurrency,
+        }
+    };
+}
+
+/// Every store check, by name.
 pub fn store_checks() -> Vec<(&'static str, StoreCheck)> {
     macro_rules! checks {
         ($($name:ident),* $(,)?) => {
@@ -34,43 +80,7 @@ pub fn store_checks() -> Vec<(&'static str, StoreCheck)> {
             )),*]
         };
     }
-    checks![
-        ping_and_tenants,
-        dedupe,
-        first_touch_referral,
-        tenant_isolation,
-        claim_exclusive_under_concurrency,
-        claim_order_and_expiry,
-        lease_lost,
-        commit_turn_effects,
-        commit_idempotent,
-        commit_releases_when_drained,
-        outbox_lifecycle,
-        outbox_sent_many,
-        delivery_statuses_move_forward,
-        outbox_keeps_order_per_conversation,
-        ambiguous_sends_wait_for_confirmation,
-        agent_messages_are_queued_once,
-        dead_letters_keep_bodies_whole,
-        outbox_expired_lease,
-        timers,
-        enqueue_event_dedupe,
-        unicode_round_trip,
-        list_and_page_messages,
-        concurrent_load,
-        clinic_holds_and_booking,
-        clinic_booking_conflicts_roll_back_the_turn,
-        clinic_expired_hold_is_taken_over,
-        clinic_cancel_offers_the_waitlist,
-        clinic_reschedule_is_atomic,
-        clinic_tenant_scoping,
-        lead_touch_merges_across_channels,
-        lead_stage_score_assign_events,
-        lead_filters_and_loads,
-        crm_delivery_retry_and_give_up,
-        clinic_concurrent_booking,
-        lead_touch_under_concurrency,
-    ]
+    crate::conformance_checks!(checks)
 }
 
 /// Runs every store check, each on a fresh store from `make`.

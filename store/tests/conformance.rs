@@ -58,49 +58,7 @@ macro_rules! store_tests {
     };
 }
 
-store_tests!(
-    ping_and_tenants,
-    dedupe,
-    first_touch_referral,
-    tenant_isolation,
-    claim_exclusive_under_concurrency,
-    claim_order_and_expiry,
-    lease_lost,
-    commit_turn_effects,
-    commit_idempotent,
-    commit_releases_when_drained,
-    outbox_lifecycle,
-    outbox_sent_many,
-    delivery_statuses_move_forward,
-    outbox_keeps_order_per_conversation,
-    ambiguous_sends_wait_for_confirmation,
-    agent_messages_are_queued_once,
-    dead_letters_keep_bodies_whole,
-    outbox_expired_lease,
-    timers,
-    enqueue_event_dedupe,
-    unicode_round_trip,
-    list_and_page_messages,
-    concurrent_load,
-    clinic_holds_and_booking,
-    clinic_booking_conflicts_roll_back_the_turn,
-    clinic_expired_hold_is_taken_over,
-    clinic_cancel_offers_the_waitlist,
-    clinic_reschedule_is_atomic,
-    clinic_tenant_scoping,
-    lead_touch_merges_across_channels,
-    lead_stage_score_assign_events,
-    lead_filters_and_loads,
-    crm_delivery_retry_and_give_up,
-    clinic_concurrent_booking,
-    lead_touch_under_concurrency,
-);
-
-#[test]
-fn every_check_has_a_test() {
-    // Keep the list above in step with the suite.
-    assert_eq!(conformance::store_checks().len(), 35);
-}
+store::conformance_checks!(store_tests);
 
 #[tokio::test]
 async fn in_memory_sqlite_passes_the_suite() {
