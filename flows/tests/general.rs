@@ -717,23 +717,13 @@ fn old_states_load_with_the_new_fields_defaulted() {
 
 fn any_intent() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec![
-            "greeting",
-            "thanks",
-            "goodbye",
-            "affirm",
-            "deny",
-            "human_handoff",
-            "opt_out",
-            "complaint",
-            "business_hours",
-            "location",
-            "payment_options",
-            "out_of_scope",
-            "order_status",
-            "",
-            "İPTAL",
-        ])
+        prop::sample::select(
+            intents::catalog::GENERAL_INTENTS
+                .iter()
+                .copied()
+                .chain(["order_status", "", "İPTAL",])
+                .collect::<Vec<_>>(),
+        )
         .prop_map(String::from),
         ".{0,12}",
     ]

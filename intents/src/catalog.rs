@@ -7,6 +7,22 @@
 //! assert_eq!(intents::catalog::describe("my_custom_intent"), None);
 //! ```
 
+/// The general intents every tenant has (`spec/intents.md`).
+pub const GENERAL_INTENTS: &[&str] = &[
+    "greeting",
+    "thanks",
+    "goodbye",
+    "affirm",
+    "deny",
+    "human_handoff",
+    "opt_out",
+    "complaint",
+    "business_hours",
+    "location",
+    "payment_options",
+    "out_of_scope",
+];
+
 /// The intents the commerce niche adds to the general ones (`spec/intents.md`).
 pub const COMMERCE_INTENTS: &[&str] = &[
     "order_status",

@@ -211,20 +211,7 @@ mod tests {
 
     use super::*;
 
-    const GENERAL_INTENTS: [&str; 12] = [
-        "greeting",
-        "thanks",
-        "goodbye",
-        "affirm",
-        "deny",
-        "human_handoff",
-        "opt_out",
-        "complaint",
-        "business_hours",
-        "location",
-        "payment_options",
-        "out_of_scope",
-    ];
+    use crate::catalog::GENERAL_INTENTS;
 
     #[test]
     fn parser_skips_comments_and_blank_lines_and_reports_lines() {
@@ -260,12 +247,12 @@ mod tests {
     fn general_covers_every_intent_with_enough_examples() {
         let c = counts(&general());
         assert_eq!(c.len(), GENERAL_INTENTS.len(), "{c:?}");
-        for intent in GENERAL_INTENTS {
+        for &intent in GENERAL_INTENTS {
             let n = c.get(intent).copied().unwrap_or(0);
             assert!(n >= 40, "{intent}: {n} examples");
         }
         let h = counts(&general_heldout());
-        for intent in GENERAL_INTENTS {
+        for &intent in GENERAL_INTENTS {
             let n = h.get(intent).copied().unwrap_or(0);
             assert!(n >= 8, "held-out {intent}: {n} examples");
         }

@@ -623,6 +623,16 @@ fn every_intent_of_every_model_is_described() {
         }
     }
     assert!(missing.is_empty(), "{missing:?}");
+    // The general model knows the general intents of the contract, no more.
+    let general: std::collections::BTreeSet<&str> = nlu
+        .model("general")
+        .intents()
+        .iter()
+        .map(|i| &**i)
+        .collect();
+    let listed: std::collections::BTreeSet<&str> =
+        intents::catalog::GENERAL_INTENTS.iter().copied().collect();
+    assert_eq!(general, listed);
     // Every catalogue entry is unique and one line.
     let names: std::collections::BTreeSet<_> =
         intents::catalog::INTENTS.iter().map(|(n, _)| n).collect();

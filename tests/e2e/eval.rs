@@ -95,20 +95,7 @@ fn the_general_dataset_meets_the_floor() {
     assert_eq!(v["path"]["local"], v["n"]);
     assert!(v["latency_us"]["p99"].as_u64().unwrap() >= v["latency_us"]["p50"].as_u64().unwrap());
     // Every general intent is in the dataset with its support.
-    for intent in [
-        "greeting",
-        "thanks",
-        "goodbye",
-        "affirm",
-        "deny",
-        "human_handoff",
-        "opt_out",
-        "complaint",
-        "business_hours",
-        "location",
-        "payment_options",
-        "out_of_scope",
-    ] {
+    for intent in intents::catalog::GENERAL_INTENTS {
         assert!(
             v["per_intent"][intent]["support"].as_u64().unwrap() >= 10,
             "{intent}: {v}"
