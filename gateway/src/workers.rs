@@ -8,13 +8,13 @@ use crate::metrics as m;
 use crate::runtime::Runtime;
 use crate::senders::Outcome;
 use channels::Channel;
-use futures_util::StreamExt;
 use jiff::Timestamp;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::{Notice, OutboxItem};
 use tokio::sync::{Notify, broadcast, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// Starts every worker; they stop when `shutdown` turns true.
 pub fn spawn_all(rt: &Arc<Runtime>, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
@@ -132,23 +132,53 @@ async fn inbox_worker(
     }
 }
 
+/// Claims due outbox messages and sends them, each conversation's in order on a task of
+/// its own, at most `limits.send_concurrency` conversations at once. Claims go on while
+/// sends are under way, so a send that waits (a stalled upstream, a paced chat, a paused
+/// number) holds up its own conversation only, never the next customers' replies.
 async fn outbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     let mut notices = rt.hot.subscribe();
     let lease = Duration::from_secs(30);
+    let slots = rt.config.limits.send_concurrency.max(1);
+    let mut sending: JoinSet<()> = JoinSet::new();
+    // The conversations with a task here: a claim can hand back a message of one of them
+    // only if its lease ran out during a very long send; it stays with that task's turn
+    // (its lease runs out again and it is claimed after).
+    let busy: Arc<Mutex<HashSet<(String, i64)>>> = Arc::default();
     while !*shutdown.borrow() {
-        match rt
-            .store
-            .claim_outbox(&rt.owner, 128, lease, Timestamp::now())
-            .await
-        {
-            Ok(items) if !items.is_empty() => deliver_all(&rt, items).await,
+        while sending.try_join_next().is_some() {}
+        let free = slots.saturating_sub(sending.len());
+        let claimed = match free {
+            0 => Ok(Vec::new()),
+            free => {
+                rt.store
+                    .claim_outbox(&rt.owner, free.min(128) as u32, lease, Timestamp::now())
+                    .await
+            }
+        };
+        match claimed {
+            Ok(items) if !items.is_empty() => {
+                for group in deliver_webchat(&rt, items).await {
+                    let key = (group[0].tenant.clone(), group[0].conversation);
+                    if !lock(&busy).insert(key.clone()) {
+                        continue;
+                    }
+                    let (rt, busy) = (rt.clone(), busy.clone());
+                    sending.spawn(async move {
+                        send_in_order(&rt, group).await;
+                        lock(&busy).remove(&key);
+                    });
+                }
+            }
             Ok(_) => {
-                if !wait(&mut notices, &mut shutdown, rt.poll(), |n| {
+                // Nothing claimable: wait for a new message, a send to finish (its slot,
+                // and its conversation's next message), the poll, or shutdown.
+                let wanted = wait(&mut notices, &mut shutdown, rt.poll(), |n| {
                     matches!(n, Notice::Outbox)
-                })
-                .await
-                {
-                    break;
+                });
+                tokio::select! {
+                    Some(_) = sending.join_next(), if !sending.is_empty() => {}
+                    go_on = wanted => if !go_on { break },
                 }
             }
             Err(e) => {
@@ -158,10 +188,17 @@ async fn outbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
             }
         }
     }
+    // Sends under way finish (each ends within the upstream client's timeout).
+    while sending.join_next().await.is_some() {}
 }
 
-/// Sends leased outbox items through their channels and records the outcomes.
-async fn deliver_all(rt: &Runtime, items: Vec<OutboxItem>) {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Records claimed web chat messages as delivered, in one transaction, and wakes their
+/// sockets; returns the others grouped by conversation, each group in order.
+async fn deliver_webchat(rt: &Runtime, items: Vec<OutboxItem>) -> Vec<Vec<OutboxItem>> {
     let now = Timestamp::now();
     // Web chat delivery is the socket reading the stored message: marking it sent and
     // waking the sockets of the conversation (in any replica) is the send, so a whole
@@ -189,25 +226,17 @@ async fn deliver_all(rt: &Runtime, items: Vec<OutboxItem>) {
             }
         }
     }
-    if others.is_empty() {
-        return;
-    }
-    // Conversations in parallel, each conversation's messages in order; a message that
-    // must wait for a retry holds back the ones after it.
     let mut groups: Vec<Vec<OutboxItem>> = Vec::new();
     for item in others {
         match groups
             .iter_mut()
-            .find(|g| g[0].conversation == item.conversation)
+            .find(|g| g[0].conversation == item.conversation && g[0].tenant == item.tenant)
         {
             Some(g) => g.push(item),
             None => groups.push(vec![item]),
         }
     }
-    let concurrency = rt.config.limits.send_concurrency.max(1);
-    futures_util::stream::iter(groups)
-        .for_each_concurrent(concurrency, |group| send_in_order(rt, group))
-        .await;
+    groups
 }
 
 async fn send_in_order(rt: &Runtime, group: Vec<OutboxItem>) {

@@ -564,6 +564,52 @@ async fn instagram_and_telegram_messages_get_replies_through_their_apis() {
     assert_eq!(resp.status().as_u16(), 200);
 }
 
+/// One conversation's stalled upstream (a request that hangs) holds up that conversation
+/// only: another customer's reply goes out while it hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upstream_holds_up_only_its_own_conversation() {
+    let fake = Fake::start(UPSTREAM_TOKEN).await;
+    fake.hold(IG_ACCOUNT);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(Stores::Embedded, dir.path(), &fake).await;
+
+    let ig = json!({"object": "instagram", "entry": [{"id": IG_ACCOUNT, "time": now_secs() * 1000, "messaging": [{
+        "sender": {"id": "6543210987654321"}, "recipient": {"id": IG_ACCOUNT},
+        "timestamp": now_secs() * 1000,
+        "message": {"mid": "aWdfZAG1faWQ6MTpIYW5naW5n", "text": "adresiniz neresi"}}]}]});
+    assert_eq!(post_signed(&server, &ig).await, 200);
+    for _ in 0..300 {
+        if fake.hanging() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        fake.hanging(),
+        1,
+        "the Instagram reply is on its way and hangs"
+    );
+
+    let wa = wa_text("905551112233", "wamid.STALL1", "adresiniz neresi", None);
+    assert_eq!(post_signed(&server, &wa).await, 200);
+    let sent = wait_received(&fake, 1, Duration::from_secs(10)).await;
+    assert_eq!(
+        sent.len(),
+        1,
+        "the WhatsApp reply went out while Instagram hung"
+    );
+    assert_eq!(sent[0].account, WA_NUMBER);
+    assert_eq!(sent[0].body["to"], "905551112233");
+    assert_eq!(fake.hanging(), 1, "and Instagram still hangs");
+
+    fake.release();
+    let sent = wait_received(&fake, 2, Duration::from_secs(15)).await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].account, IG_ACCOUNT);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(fake.received().len(), 2, "each reply once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graph_api_down_for_30_seconds_then_every_reply_goes_once_in_order() {
     let fake = Fake::start(UPSTREAM_TOKEN).await;

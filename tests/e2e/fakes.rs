@@ -64,6 +64,10 @@ struct Inner {
     /// Chat-completions requests received, and the intent the fake LLM answers with.
     llm_requests: Vec<Value>,
     llm_intent: Option<String>,
+    /// Accounts whose Graph API requests hang until released (a stalled upstream).
+    held: std::collections::HashSet<String>,
+    /// Requests hanging now.
+    hanging: usize,
 }
 
 /// One `getUpdates` call the fake received.
@@ -200,6 +204,41 @@ impl Fake {
         self.inner.lock().unwrap().outage = failure;
     }
 
+    /// Graph API requests for `account` hang (no answer) until [`Fake::release`].
+    pub(crate) fn hold(&self, account: &str) {
+        self.inner.lock().unwrap().held.insert(account.to_string());
+    }
+
+    /// Held requests get their answers.
+    pub(crate) fn release(&self) {
+        self.inner.lock().unwrap().held.clear();
+    }
+
+    /// How many requests hang now.
+    pub(crate) fn hanging(&self) -> usize {
+        self.inner.lock().unwrap().hanging
+    }
+
+    async fn wait_while_held(&self, account: &str) {
+        let mut counted = false;
+        loop {
+            {
+                let mut inner = self.inner.lock().unwrap();
+                if !inner.held.contains(account) {
+                    if counted {
+                        inner.hanging -= 1;
+                    }
+                    return;
+                }
+                if !counted {
+                    inner.hanging += 1;
+                    counted = true;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Queues a Telegram update for `getUpdates` (long polling).
     pub(crate) fn queue_update(&self, update: Value) {
         self.inner.lock().unwrap().updates.push(update);
@@ -303,6 +342,7 @@ async fn graph_messages(
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return bad_request("Unexpected end of JSON input");
     };
+    fake.wait_while_held(&account).await;
     let id = match fake.next() {
         Ok(id) => id,
         Err(f) => return failure_response(f),
