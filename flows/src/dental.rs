@@ -1402,11 +1402,21 @@ impl<'a, 'c> Pipeline<'a, 'c> {
             None => return,
         };
         let notice = SignedDuration::from_mins(i64::from(self.clinic.settings.min_notice_minutes));
-        if slot.start < self.now + notice || !self.clinic.is_free(&self.tz, self.cx.busy, &slot) {
+        let gone =
+            slot.start < self.now + notice || !self.clinic.is_free(&self.tz, self.cx.busy, &slot);
+        let closed = self.ctx.window == SendWindow::Closed;
+        if gone || closed {
+            // Nothing is offered: the patient goes back in line, in the same place (the
+            // store does that for an offer not taken). Not while other offers of theirs
+            // are held, which that would let go; those end the same way.
+            if self.state.clinic.offered.is_empty() {
+                self.actions
+                    .push(Action::Appointment(AppointmentAction::ReleaseHolds));
+            }
+            if closed {
+                self.tag("outside_window");
+            }
             return;
-        }
-        if self.ctx.window == SendWindow::Closed {
-            return self.tag("outside_window");
         }
         let (lang, tone) = (self.lang(), self.tone());
         let until =

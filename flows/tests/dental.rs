@@ -560,6 +560,45 @@ fn a_full_calendar_offers_the_waitlist() {
     );
 }
 
+/// A freed slot offered from the waitlist: held and offered with buttons when it is
+/// still free; when it is gone, nothing is said and the patient goes back in line.
+#[test]
+fn a_waitlist_offer_is_held_or_gives_the_place_back() {
+    let mut b = Bench::new();
+    let start = b.clock.now() + jiff::SignedDuration::from_hours(48);
+    let start = start
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Istanbul").unwrap())
+        .with()
+        .hour(10)
+        .minute(0)
+        .build()
+        .unwrap()
+        .timestamp();
+    let end = start + jiff::SignedDuration::from_mins(30);
+    let payload = serde_json::json!({
+        "service": "muayene", "practitioner": "dr-ayse", "room": "koltuk-1",
+        "starts_at": start.to_string(), "ends_at": end.to_string(),
+        "blocks_from": start.to_string(), "blocks_until": end.to_string(), "waitlist": 7
+    });
+    let t = b.timer(&new(), "waitlist:offer", payload.clone());
+    assert!(
+        matches!(t.appointments()[..], [AppointmentAction::Hold { slot, .. }] if slot.start == start),
+        "{:?}",
+        t.actions
+    );
+    assert!(!t.text().is_empty(), "the patient is told: {:?}", t.actions);
+
+    // Taken meanwhile (the practitioner is busy then): silence, and the place back.
+    b.busy = vec![Busy {
+        resource: "dr-ayse".into(),
+        from: start,
+        until: end,
+    }];
+    let t = b.timer(&new(), "waitlist:offer", payload);
+    assert_eq!(t.appointments(), [&AppointmentAction::ReleaseHolds]);
+    assert!(t.text().is_empty(), "{:?}", t.actions);
+}
+
 #[test]
 fn patients_abroad_get_euros_english_and_their_own_time() {
     let mut b = Bench::new();

@@ -460,6 +460,8 @@ fn apply(turn: &mut Turn, actions: Vec<Action>, tenant: &Tenant, customer_tz: Op
                         service,
                         practitioner,
                         part,
+                        // The flows name parts of the day at the clinic.
+                        tz: Some(tenant.profile.timezone.clone()),
                     },
                 });
             }

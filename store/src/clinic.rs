@@ -144,15 +144,41 @@ pub enum AppointmentOp {
     /// conversation's holds give way (the new slot is usually one of them). The old slot
     /// goes to the waitlist unless the new one overlaps it. Not booked → `Invalid`.
     Reschedule { id: i64, to: NewAppointment },
-    /// Drop the conversation's live holds.
+    /// Drop the conversation's live holds. A waitlist offer it had not taken goes back
+    /// to waiting, in its old place in line.
     ReleaseHolds,
     /// Put the conversation on the waitlist for a service.
     JoinWaitlist {
         service: String,
         practitioner: Option<String>,
-        /// morning | afternoon | evening
+        /// morning | afternoon | evening ([`part_of_day`]): only a freed slot starting
+        /// then is offered.
         part: Option<String>,
+        /// The clinic's time zone (IANA name), which `part` is in.
+        #[serde(default)]
+        tz: Option<String>,
     },
+}
+
+/// The part of the day a time falls in, at the clinic: `morning` before 12:00,
+/// `afternoon` until 17:00, then `evening` (as the flows offer slots). `None` for a zone
+/// name jiff does not know.
+pub fn part_of_day(at: Timestamp, tz: &str) -> Option<&'static str> {
+    let zone = jiff::tz::TimeZone::get(tz).ok()?;
+    Some(match at.to_zoned(zone).hour() {
+        0..12 => "morning",
+        12..17 => "afternoon",
+        _ => "evening",
+    })
+}
+
+/// Whether a waitlist entry wishing for `part` (in `tz`) takes a slot starting `at`. An
+/// entry without a wish, or from before zones were kept, takes any.
+pub(crate) fn waitlist_takes(part: Option<&str>, tz: Option<&str>, at: Timestamp) -> bool {
+    match (part, tz.and_then(|tz| part_of_day(at, tz))) {
+        (Some(wish), Some(slot)) => wish == slot,
+        _ => true,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -101,6 +101,20 @@ pub(crate) fn slot_json(a: &AppointmentRecord) -> Value {
 
 /// The payload of the inbox event offering a freed slot to waitlist entry `entry`
 /// (the shape [`crate::WAITLIST_TIMER_KEY`] documents).
+/// Run by `ReleaseHolds` with `[now_ms, conversation]`: a waitlist offer the conversation
+/// did not take goes back to waiting, keeping its place in line (its `created_at`),
+/// unless the conversation has joined that waitlist again meanwhile; then it is done.
+pub(crate) const WAITLIST_OFFER_NOT_TAKEN: [&str; 2] = [
+    "UPDATE waitlist SET status = 'waiting', updated_at = $1 \
+     WHERE conversation_id = $2 AND status = 'offered' \
+     AND id = (SELECT MAX(w.id) FROM waitlist w WHERE w.conversation_id = waitlist.conversation_id \
+               AND w.service = waitlist.service AND w.status = 'offered') \
+     AND NOT EXISTS (SELECT 1 FROM waitlist w WHERE w.conversation_id = waitlist.conversation_id \
+                     AND w.service = waitlist.service AND w.status = 'waiting')",
+    "UPDATE waitlist SET status = 'done', updated_at = $1 \
+     WHERE conversation_id = $2 AND status = 'offered'",
+];
+
 pub(crate) fn waitlist_offer(a: &AppointmentRecord, entry: i64) -> Value {
     json!({
         "kind": "timer",
@@ -652,19 +666,37 @@ macro_rules! impl_sql_clinic {
             exclude: Option<i64>,
             now_ms: i64,
         ) -> $crate::Result<()> {
-            // SKIP LOCKED: two slots freed at once go to two entries, not one twice.
-            let next: Option<(i64, i64)> = sqlx::query_as(concat!(
-                "SELECT id, conversation_id FROM waitlist WHERE tenant = $1 AND service = $2 \
-                 AND status = 'waiting' AND (practitioner IS NULL OR practitioner = $3) \
-                 AND ($4 IS NULL OR conversation_id <> $4) ORDER BY created_at, id LIMIT 1",
-                $claim_rows
-            ))
+            // Oldest first, the first whose wish the slot meets; taken with SKIP LOCKED,
+            // so two slots freed at once go to two entries, not one twice.
+            let waiting: Vec<(i64, i64, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT id, conversation_id, part, tz FROM waitlist WHERE tenant = $1 \
+                 AND service = $2 AND status = 'waiting' \
+                 AND (practitioner IS NULL OR practitioner = $3) \
+                 AND ($4 IS NULL OR conversation_id <> $4) ORDER BY created_at, id",
+            )
             .bind(&slot.tenant)
             .bind(&slot.service)
             .bind(&slot.practitioner)
             .bind(exclude)
-            .fetch_optional(&mut *conn)
+            .fetch_all(&mut *conn)
             .await?;
+            let mut next = None;
+            for (entry, conversation, part, tz) in waiting {
+                if !$crate::clinic::waitlist_takes(part.as_deref(), tz.as_deref(), slot.starts_at) {
+                    continue;
+                }
+                let mine: Option<i64> = sqlx::query_scalar(concat!(
+                    "SELECT id FROM waitlist WHERE id = $1 AND status = 'waiting'",
+                    $claim_rows
+                ))
+                .bind(entry)
+                .fetch_optional(&mut *conn)
+                .await?;
+                if mine.is_some() {
+                    next = Some((entry, conversation));
+                    break;
+                }
+            }
             let Some((entry, conversation)) = next else {
                 return Ok(());
             };
@@ -1348,36 +1380,44 @@ macro_rules! impl_sql_clinic {
                     lead_appointment_event(conn, tenant, lead, "appointment_rescheduled", &data, now_ms)
                         .await?;
                 }
-                Op::ReleaseHolds => release_holds(conn, tenant, conversation, None, now_ms).await?,
+                Op::ReleaseHolds => {
+                    release_holds(conn, tenant, conversation, None, now_ms).await?;
+                    for sql in $crate::clinic_sql::WAITLIST_OFFER_NOT_TAKEN {
+                        sqlx::query(sql).bind(now_ms).bind(conversation).execute(&mut *conn).await?;
+                    }
+                }
                 Op::JoinWaitlist {
                     service,
                     practitioner,
                     part,
+                    tz,
                 } => {
                     // One waiting entry per conversation and service; joining again
                     // updates the wish and keeps the place in line.
                     let updated = sqlx::query(
-                        "UPDATE waitlist SET practitioner = $3, part = $4, updated_at = $5 \
+                        "UPDATE waitlist SET practitioner = $3, part = $4, tz = $5, updated_at = $6 \
                          WHERE conversation_id = $1 AND service = $2 AND status = 'waiting'",
                     )
                     .bind(conversation)
                     .bind(service)
                     .bind(practitioner)
                     .bind(part)
+                    .bind(tz)
                     .bind(now_ms)
                     .execute(&mut *conn)
                     .await?;
                     if updated.rows_affected() == 0 {
                         sqlx::query(
                             "INSERT INTO waitlist (tenant, conversation_id, service, practitioner, \
-                             part, status, created_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $6)",
+                             part, tz, status, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, 'waiting', $7, $7)",
                         )
                         .bind(tenant)
                         .bind(conversation)
                         .bind(service)
                         .bind(practitioner)
                         .bind(part)
+                        .bind(tz)
                         .bind(now_ms)
                         .execute(&mut *conn)
                         .await?;

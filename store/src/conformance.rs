@@ -58,6 +58,7 @@ macro_rules! conformance_checks {
             clinic_booking_conflicts_roll_back_the_turn,
             clinic_expired_hold_is_taken_over,
             clinic_cancel_offers_the_waitlist,
+            clinic_waitlist_fits_the_part_of_day,
             clinic_reschedule_is_atomic,
             clinic_tenant_scoping,
             lead_touch_merges_across_channels,

@@ -647,19 +647,32 @@ fn offer_waitlist(
     exclude: Option<i64>,
     now_ms: i64,
 ) -> Result<()> {
-    let next: Option<(i64, i64)> = c
+    let mut waiting = c
         .prepare_cached(
-            "SELECT id, conversation_id FROM waitlist WHERE tenant = ?1 AND service = ?2 \
-             AND status = 'waiting' AND (practitioner IS NULL OR practitioner = ?3) \
-             AND (?4 IS NULL OR conversation_id <> ?4) ORDER BY created_at, id LIMIT 1",
+            "SELECT id, conversation_id, part, tz FROM waitlist WHERE tenant = ?1 \
+             AND service = ?2 AND status = 'waiting' \
+             AND (practitioner IS NULL OR practitioner = ?3) \
+             AND (?4 IS NULL OR conversation_id <> ?4) ORDER BY created_at, id",
         )
-        .map_err(db)?
-        .query_row(
-            params![slot.tenant, slot.service, slot.practitioner, exclude],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()
         .map_err(db)?;
+    let mut rows = waiting
+        .query(params![
+            slot.tenant,
+            slot.service,
+            slot.practitioner,
+            exclude
+        ])
+        .map_err(db)?;
+    let mut next = None;
+    while let Some(row) = rows.next().map_err(db)? {
+        let (part, tz): (Option<String>, Option<String>) = (get(row, "part")?, get(row, "tz")?);
+        if crate::clinic::waitlist_takes(part.as_deref(), tz.as_deref(), slot.starts_at) {
+            next = Some((get::<i64>(row, "id")?, get::<i64>(row, "conversation_id")?));
+            break;
+        }
+    }
+    drop(rows);
+    drop(waiting);
     let Some((entry, conversation)) = next else {
         return Ok(());
     };
@@ -870,27 +883,41 @@ fn apply_appointment_op(
             });
             lead_appointment_event(c, tenant, lead, "appointment_rescheduled", &data, now_ms)?;
         }
-        AppointmentOp::ReleaseHolds => release_holds(c, tenant, conversation, None, now_ms)?,
+        AppointmentOp::ReleaseHolds => {
+            release_holds(c, tenant, conversation, None, now_ms)?;
+            for sql in clinic_sql::WAITLIST_OFFER_NOT_TAKEN {
+                exec(c, sql, params![now_ms, conversation])?;
+            }
+        }
         AppointmentOp::JoinWaitlist {
             service,
             practitioner,
             part,
+            tz,
         } => {
             // One waiting entry per conversation and service; joining again updates the
             // wish and keeps the place in line.
             let updated = exec(
                 c,
-                "UPDATE waitlist SET practitioner = ?3, part = ?4, updated_at = ?5 \
+                "UPDATE waitlist SET practitioner = ?3, part = ?4, tz = ?5, updated_at = ?6 \
                  WHERE conversation_id = ?1 AND service = ?2 AND status = 'waiting'",
-                params![conversation, service, practitioner, part, now_ms],
+                params![conversation, service, practitioner, part, tz, now_ms],
             )?;
             if updated == 0 {
                 exec(
                     c,
                     "INSERT INTO waitlist (tenant, conversation_id, service, practitioner, \
-                     part, status, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'waiting', ?6, ?6)",
-                    params![tenant, conversation, service, practitioner, part, now_ms],
+                     part, tz, status, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'waiting', ?7, ?7)",
+                    params![
+                        tenant,
+                        conversation,
+                        service,
+                        practitioner,
+                        part,
+                        tz,
+                        now_ms
+                    ],
                 )?;
             }
         }

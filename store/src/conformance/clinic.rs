@@ -597,6 +597,144 @@ pub async fn clinic_expired_hold_is_taken_over(store: Arc<dyn Store>) {
     conflicting_turn(s, "t1", "a", at(63), vec![], vec![AppointmentOp::Book(ten)]).await;
 }
 
+/// A waitlist wish for a part of the day (in the clinic's zone) gets only slots then,
+/// the oldest fitting entry first; an offer not taken goes back to waiting in its old
+/// place, or is done when the conversation has joined again meanwhile.
+pub async fn clinic_waitlist_fits_the_part_of_day(store: Arc<dyn Store>) {
+    let s = &*store;
+    let join = |part: Option<&str>| AppointmentOp::JoinWaitlist {
+        service: "muayene".into(),
+        practitioner: None,
+        part: part.map(Into::into),
+        tz: Some("Europe/Istanbul".into()),
+    };
+    // 07:00 UTC is 10:00 in Istanbul (morning), 11:00 UTC is 14:00 (afternoon).
+    let morning = visit("dr-ayse", None, (7, 0), 30);
+    let afternoon = visit("dr-ayse", None, (11, 0), 30);
+    let afternoons = ok_turn(
+        s,
+        "t1",
+        "w-afternoon",
+        at(1),
+        vec![],
+        vec![join(Some("afternoon"))],
+    )
+    .await;
+    let mornings = ok_turn(
+        s,
+        "t1",
+        "w-morning",
+        at(2),
+        vec![],
+        vec![join(Some("morning"))],
+    )
+    .await;
+    let anytime = ok_turn(s, "t1", "w-any", at(3), vec![], vec![join(None)]).await;
+    let status = |list: &[crate::WaitlistEntry], c: i64| {
+        list.iter()
+            .filter(|e| e.conversation == c)
+            .map(|e| e.status.clone())
+            .collect::<Vec<_>>()
+    };
+    let book_and_cancel = |handle: &'static str, slot: NewAppointment, t: i64| async move {
+        let c = ok_turn(
+            s,
+            "t1",
+            handle,
+            at(t),
+            vec![],
+            vec![AppointmentOp::Book(slot)],
+        )
+        .await;
+        let id = live(s, "t1", c).await.remove(0).id;
+        ok_turn(
+            s,
+            "t1",
+            handle,
+            at(t + 1),
+            vec![],
+            vec![AppointmentOp::Cancel { id }],
+        )
+        .await;
+    };
+
+    book_and_cancel("a", morning.clone(), 10).await;
+    let list = s.waitlist("t1").await.unwrap();
+    assert_eq!(
+        status(&list, afternoons),
+        ["waiting"],
+        "10:00 is no afternoon"
+    );
+    assert_eq!(status(&list, mornings), ["offered"]);
+    assert_eq!(status(&list, anytime), ["waiting"]);
+    let placed = list
+        .iter()
+        .find(|e| e.conversation == mornings)
+        .unwrap()
+        .created_at;
+
+    book_and_cancel("b", afternoon.clone(), 20).await;
+    let list = s.waitlist("t1").await.unwrap();
+    assert_eq!(status(&list, afternoons), ["offered"]);
+    assert_eq!(status(&list, anytime), ["waiting"]);
+
+    // The morning patient lets the offer go: back in line, in the same place, and the
+    // next freed morning is theirs again (before the patient who takes any time).
+    ok_turn(
+        s,
+        "t1",
+        "w-morning",
+        at(30),
+        vec![],
+        vec![AppointmentOp::ReleaseHolds],
+    )
+    .await;
+    let list = s.waitlist("t1").await.unwrap();
+    let entry = list.iter().find(|e| e.conversation == mornings).unwrap();
+    assert_eq!(
+        (entry.status.as_str(), entry.created_at),
+        ("waiting", placed)
+    );
+    book_and_cancel("c", morning.clone(), 40).await;
+    assert_eq!(
+        status(&s.waitlist("t1").await.unwrap(), mornings),
+        ["offered"]
+    );
+
+    // Joined again while an offer was out: the offer not taken is done, the new wish stays.
+    ok_turn(s, "t1", "w-morning", at(50), vec![], vec![join(None)]).await;
+    ok_turn(
+        s,
+        "t1",
+        "w-morning",
+        at(51),
+        vec![],
+        vec![AppointmentOp::ReleaseHolds],
+    )
+    .await;
+    let mut mine = status(&s.waitlist("t1").await.unwrap(), mornings);
+    mine.sort();
+    assert_eq!(mine, ["done", "waiting"]);
+
+    // The patient who takes any time gets an evening (18:00 in Istanbul).
+    book_and_cancel("d", visit("dr-ayse", None, (15, 0), 30), 60).await;
+    assert_eq!(
+        status(&s.waitlist("t1").await.unwrap(), anytime),
+        ["offered"]
+    );
+}
+
+#[test]
+fn the_part_of_day_is_the_clinics() {
+    let istanbul = |h, m| crate::part_of_day(clock(h, m), "Europe/Istanbul");
+    assert_eq!(istanbul(8, 59), Some("morning"), "11:59");
+    assert_eq!(istanbul(9, 0), Some("afternoon"), "12:00");
+    assert_eq!(istanbul(13, 59), Some("afternoon"), "16:59");
+    assert_eq!(istanbul(14, 0), Some("evening"), "17:00");
+    assert_eq!(crate::part_of_day(clock(9, 0), "UTC"), Some("morning"));
+    assert_eq!(crate::part_of_day(clock(9, 0), "Mars/Olympus"), None);
+}
+
 /// Cancelling a booking frees its cells and offers the slot to the oldest waiting
 /// conversation for that service whose practitioner wish fits (not the cancelling one),
 /// as a timer event in its inbox that makes it claimable. A second join updates the
@@ -607,11 +745,13 @@ pub async fn clinic_cancel_offers_the_waitlist(store: Arc<dyn Store>) {
         service: "implant".into(),
         practitioner: practitioner.map(Into::into),
         part: Some("morning".into()),
+        tz: None,
     };
     let other_service = AppointmentOp::JoinWaitlist {
         service: "dolgu".into(),
         practitioner: None,
         part: None,
+        tz: None,
     };
     let slot = of("implant", visit("dr-ayse", Some("koltuk-1"), (10, 0), 60));
     let a = ok_turn(
@@ -810,6 +950,7 @@ pub async fn clinic_reschedule_is_atomic(store: Arc<dyn Store>) {
             service: "muayene".into(),
             practitioner: None,
             part: None,
+            tz: None,
         }],
     )
     .await;
@@ -955,6 +1096,7 @@ pub async fn clinic_tenant_scoping(store: Arc<dyn Store>) {
                 service: "implant".into(),
                 practitioner: None,
                 part: None,
+                tz: None,
             },
         ],
     )
