@@ -228,9 +228,13 @@ impl Session {
                 frame = rx.next() => {
                     let keep = match frame {
                         Some(Ok(Message::Text(text))) => {
-                            let keep = s.on_text(&mut tx, &text).await;
-                            if wake.is_none() {
+                            let mut keep = s.on_text(&mut tx, &text).await;
+                            if wake.is_none() && s.conversation.is_some() {
                                 wake = s.conversation.map(|c| hub.register(&s.tenant.config.id, c));
+                                // A reply stored between `on_text`'s look and this
+                                // registration woke no one: look once more, now that
+                                // every later one will.
+                                keep = keep && s.flush(&mut tx).await;
                             }
                             keep
                         }
