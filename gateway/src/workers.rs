@@ -144,7 +144,7 @@ async fn outbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     // The conversations with a task here: a claim can hand back a message of one of them
     // only if its lease ran out during a very long send; it stays with that task's turn
     // (its lease runs out again and it is claimed after).
-    let busy: Arc<Mutex<HashSet<(String, i64)>>> = Arc::default();
+    let busy: Conversations = Arc::default();
     while !*shutdown.borrow() {
         while sending.try_join_next().is_some() {}
         let free = slots.saturating_sub(sending.len());
@@ -159,14 +159,13 @@ async fn outbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
         match claimed {
             Ok(items) if !items.is_empty() => {
                 for group in deliver_webchat(&rt, items).await {
-                    let key = (group[0].tenant.clone(), group[0].conversation);
-                    if !lock(&busy).insert(key.clone()) {
+                    let Some(mine) = Sending::start(&busy, &group[0]) else {
                         continue;
-                    }
-                    let (rt, busy) = (rt.clone(), busy.clone());
+                    };
+                    let rt = rt.clone();
                     sending.spawn(async move {
                         send_in_order(&rt, group).await;
-                        lock(&busy).remove(&key);
+                        drop(mine);
                     });
                 }
             }
@@ -190,6 +189,32 @@ async fn outbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     }
     // Sends under way finish (each ends within the upstream client's timeout).
     while sending.join_next().await.is_some() {}
+}
+
+type Conversations = Arc<Mutex<HashSet<(String, i64)>>>;
+
+/// A conversation being sent by a task of the outbox worker; it is free again when this
+/// is dropped, however the task ends (a panic too).
+struct Sending {
+    busy: Conversations,
+    key: (String, i64),
+}
+
+impl Sending {
+    /// `None` when the item's conversation is being sent already.
+    fn start(busy: &Conversations, item: &OutboxItem) -> Option<Sending> {
+        let key = (item.tenant.clone(), item.conversation);
+        lock(busy).insert(key.clone()).then(|| Sending {
+            busy: busy.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        lock(&self.busy).remove(&self.key);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
