@@ -37,6 +37,9 @@ pub const TIMER_REMINDER: &str = "clinic:reminder";
 pub const TIMER_NO_SHOW: &str = "clinic:no_show";
 /// Fired by the store when a freed slot is offered to this conversation's waitlist entry.
 pub const TIMER_WAITLIST: &str = "waitlist:offer";
+/// When the hold of a waitlist offer ends: an offer still unanswered is let go, so the
+/// slot goes to the next patient in line (this one keeps their place).
+pub const TIMER_WAITLIST_LAPSE: &str = "waitlist:lapse";
 
 /// Button ids besides the slot ids of [`clinic::slot_id`].
 pub const BUTTON_BOOK: &str = "clinic:book";
@@ -153,6 +156,7 @@ fn is_ours(key: &str) -> bool {
         TIMER_REMINDER,
         TIMER_NO_SHOW,
         TIMER_WAITLIST,
+        TIMER_WAITLIST_LAPSE,
     ]
     .iter()
     .any(|k| key.starts_with(k))
@@ -1285,6 +1289,8 @@ impl<'a, 'c> Pipeline<'a, 'c> {
             self.remind(payload);
         } else if key.starts_with(TIMER_NO_SHOW) {
             self.no_show();
+        } else if key.starts_with(TIMER_WAITLIST_LAPSE) {
+            self.waitlist_lapse(payload);
         } else if key.starts_with(TIMER_WAITLIST) {
             self.waitlist_offer(payload);
         }
@@ -1426,6 +1432,11 @@ impl<'a, 'c> Pipeline<'a, 'c> {
                 slot: slot.clone(),
                 until,
             }));
+        self.actions.push(Action::Schedule {
+            key: TIMER_WAITLIST_LAPSE.into(),
+            at: until,
+            payload: serde_json::to_value(&slot).unwrap_or_default(),
+        });
         let when = self.describe_slot(&slot);
         self.buttons(
             texts::waitlist_offer(lang, tone, &when),
@@ -1437,6 +1448,22 @@ impl<'a, 'c> Pipeline<'a, 'c> {
         self.cs().offered = vec![slot];
         self.cs().offered_at = Some(self.now);
         self.cs().asked = Some(Ask::Slot);
+    }
+
+    /// The hold of a waitlist offer ended: if the patient has neither taken nor let go of
+    /// that slot (it is still the one offered), it is let go now, silently.
+    fn waitlist_lapse(&mut self, payload: &serde_json::Value) {
+        let Ok(slot) = serde_json::from_value::<Slot>(payload.clone()) else {
+            return;
+        };
+        let unanswered = self.state.clinic.offered == [slot]
+            && matches!(self.state.clinic.asked, Some(Ask::Slot));
+        if unanswered {
+            self.actions
+                .push(Action::Appointment(AppointmentAction::ReleaseHolds));
+            self.cs().offered.clear();
+            self.cs().asked = None;
+        }
     }
 
     // ---- words ----

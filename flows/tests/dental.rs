@@ -560,8 +560,19 @@ fn a_full_calendar_offers_the_waitlist() {
     );
 }
 
+fn offered_slot(t: &Turn) -> flows::clinic::Slot {
+    t.appointments()
+        .iter()
+        .find_map(|a| match a {
+            AppointmentAction::Hold { slot, .. } => Some(slot.clone()),
+            _ => None,
+        })
+        .expect("a held slot")
+}
+
 /// A freed slot offered from the waitlist: held and offered with buttons when it is
-/// still free; when it is gone, nothing is said and the patient goes back in line.
+/// still free, let go when the hold ends unanswered; when it is gone, nothing is said
+/// and the patient goes back in line.
 #[test]
 fn a_waitlist_offer_is_held_or_gives_the_place_back() {
     let mut b = Bench::new();
@@ -580,13 +591,49 @@ fn a_waitlist_offer_is_held_or_gives_the_place_back() {
         "starts_at": start.to_string(), "ends_at": end.to_string(),
         "blocks_from": start.to_string(), "blocks_until": end.to_string(), "waitlist": 7
     });
-    let t = b.timer(&new(), "waitlist:offer", payload.clone());
+    let offered = b.timer(&new(), "waitlist:offer", payload.clone());
     assert!(
-        matches!(t.appointments()[..], [AppointmentAction::Hold { slot, .. }] if slot.start == start),
+        matches!(offered.appointments()[..], [AppointmentAction::Hold { slot, .. }] if slot.start == start),
         "{:?}",
-        t.actions
+        offered.actions
     );
-    assert!(!t.text().is_empty(), "the patient is told: {:?}", t.actions);
+    assert!(
+        !offered.text().is_empty(),
+        "the patient is told: {:?}",
+        offered.actions
+    );
+
+    // No answer until the hold ends: let go (the slot passes on), silently.
+    let lapse = offered
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Schedule { key, payload, .. } if key == "waitlist:lapse" => {
+                Some(payload.clone())
+            }
+            _ => None,
+        })
+        .expect("a timer at the hold's end");
+    let t = b.timer(&offered.state, "waitlist:lapse", lapse.clone());
+    assert_eq!(t.appointments(), [&AppointmentAction::ReleaseHolds]);
+    assert!(t.text().is_empty(), "{:?}", t.actions);
+    assert!(t.state.clinic.offered.is_empty());
+    // Taken (or let go) before: the timer changes nothing.
+    let booked = b.tap(
+        &offered.state,
+        &flows::clinic::slot_id(&offered_slot(&offered)),
+        "Bu saati al",
+    );
+    assert!(
+        booked
+            .appointments()
+            .iter()
+            .any(|a| matches!(a, AppointmentAction::Book { .. })),
+        "{:?}",
+        booked.actions
+    );
+    let t = b.timer(&booked.state, "waitlist:lapse", lapse);
+    assert!(t.actions.is_empty(), "{:?}", t.actions);
 
     // Taken meanwhile (the practitioner is busy then): silence, and the place back.
     b.busy = vec![Busy {

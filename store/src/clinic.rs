@@ -144,8 +144,8 @@ pub enum AppointmentOp {
     /// conversation's holds give way (the new slot is usually one of them). The old slot
     /// goes to the waitlist unless the new one overlaps it. Not booked → `Invalid`.
     Reschedule { id: i64, to: NewAppointment },
-    /// Drop the conversation's live holds. A waitlist offer it had not taken goes back
-    /// to waiting, in its old place in line.
+    /// Drop the conversation's holds. A waitlist offer it had not taken goes back to
+    /// waiting, in its old place in line, and the slot it held goes to the next in line.
     ReleaseHolds,
     /// Put the conversation on the waitlist for a service.
     JoinWaitlist {

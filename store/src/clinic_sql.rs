@@ -101,6 +101,13 @@ pub(crate) fn slot_json(a: &AppointmentRecord) -> Value {
 
 /// The payload of the inbox event offering a freed slot to waitlist entry `entry`
 /// (the shape [`crate::WAITLIST_TIMER_KEY`] documents).
+/// Which of a conversation's holds (`$1` conversation, `$2` tenant) are slots its waitlist
+/// offer gave it: `ReleaseHolds` passes them on to the next in line.
+pub(crate) const WAITLIST_HELD_SLOTS: &str = "conversation_id = $1 AND tenant = $2 \
+     AND status = 'held' AND EXISTS (SELECT 1 FROM waitlist w \
+     WHERE w.conversation_id = appointments.conversation_id \
+     AND w.service = appointments.service AND w.status = 'offered')";
+
 /// Run by `ReleaseHolds` with `[now_ms, conversation]`: a waitlist offer the conversation
 /// did not take goes back to waiting, keeping its place in line (its `created_at`),
 /// unless the conversation has joined that waitlist again meanwhile; then it is done.
@@ -1381,9 +1388,20 @@ macro_rules! impl_sql_clinic {
                         .await?;
                 }
                 Op::ReleaseHolds => {
+                    let passed = sqlx::query(&format!(
+                        "SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE {}",
+                        $crate::clinic_sql::WAITLIST_HELD_SLOTS
+                    ))
+                    .bind(conversation)
+                    .bind(tenant)
+                    .fetch_all(&mut *conn)
+                    .await?;
                     release_holds(conn, tenant, conversation, None, now_ms).await?;
                     for sql in $crate::clinic_sql::WAITLIST_OFFER_NOT_TAKEN {
                         sqlx::query(sql).bind(now_ms).bind(conversation).execute(&mut *conn).await?;
+                    }
+                    for row in &passed {
+                        offer_waitlist(conn, &appointment_from_row(row)?, Some(conversation), now_ms).await?;
                     }
                 }
                 Op::JoinWaitlist {

@@ -884,9 +884,24 @@ fn apply_appointment_op(
             lead_appointment_event(c, tenant, lead, "appointment_rescheduled", &data, now_ms)?;
         }
         AppointmentOp::ReleaseHolds => {
+            let passed = c
+                .prepare_cached(&format!(
+                    "SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE {}",
+                    clinic_sql::WAITLIST_HELD_SLOTS
+                ))
+                .map_err(db)?
+                .query_map(params![conversation, tenant], |row| {
+                    Ok(appointment_from_row(row))
+                })
+                .map_err(db)?
+                .collect::<rusqlite::Result<Result<Vec<_>>>>()
+                .map_err(db)??;
             release_holds(c, tenant, conversation, None, now_ms)?;
             for sql in clinic_sql::WAITLIST_OFFER_NOT_TAKEN {
                 exec(c, sql, params![now_ms, conversation])?;
+            }
+            for slot in &passed {
+                offer_waitlist(c, slot, Some(conversation), now_ms)?;
             }
         }
         AppointmentOp::JoinWaitlist {

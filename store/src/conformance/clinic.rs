@@ -599,7 +599,8 @@ pub async fn clinic_expired_hold_is_taken_over(store: Arc<dyn Store>) {
 
 /// A waitlist wish for a part of the day (in the clinic's zone) gets only slots then,
 /// the oldest fitting entry first; an offer not taken goes back to waiting in its old
-/// place, or is done when the conversation has joined again meanwhile.
+/// place (or is done when the conversation has joined again meanwhile), and the slot it
+/// held goes to the next fitting entry.
 pub async fn clinic_waitlist_fits_the_part_of_day(store: Arc<dyn Store>) {
     let s = &*store;
     let join = |part: Option<&str>| AppointmentOp::JoinWaitlist {
@@ -678,6 +679,38 @@ pub async fn clinic_waitlist_fits_the_part_of_day(store: Arc<dyn Store>) {
     assert_eq!(status(&list, afternoons), ["offered"]);
     assert_eq!(status(&list, anytime), ["waiting"]);
 
+    // The afternoon patient holds the slot, then lets it go: back in line, and the slot
+    // passes to the next entry it fits (the patient who takes any time).
+    ok_turn(
+        s,
+        "t1",
+        "w-afternoon",
+        at(22),
+        vec![],
+        vec![AppointmentOp::Hold(afternoon.clone())],
+    )
+    .await;
+    assert_eq!(live(s, "t1", afternoons).await.len(), 1);
+    ok_turn(
+        s,
+        "t1",
+        "w-afternoon",
+        at(23),
+        vec![],
+        vec![AppointmentOp::ReleaseHolds],
+    )
+    .await;
+    assert!(live(s, "t1", afternoons).await.is_empty());
+    let list = s.waitlist("t1").await.unwrap();
+    assert_eq!(status(&list, afternoons), ["waiting"]);
+    assert_eq!(status(&list, anytime), ["offered"]);
+    let offer = s.pending_inbox(anytime, 10).await.unwrap();
+    assert_eq!(offer.len(), 1);
+    assert_eq!(
+        offer[0].event["payload"]["starts_at"],
+        json!(afternoon.starts_at.to_string())
+    );
+
     // The morning patient lets the offer go: back in line, in the same place, and the
     // next freed morning is theirs again (before the patient who takes any time).
     ok_turn(
@@ -716,12 +749,14 @@ pub async fn clinic_waitlist_fits_the_part_of_day(store: Arc<dyn Store>) {
     mine.sort();
     assert_eq!(mine, ["done", "waiting"]);
 
-    // The patient who takes any time gets an evening (18:00 in Istanbul).
+    // An evening (18:00 in Istanbul) goes to the next entry that takes any time: the
+    // morning patient's new wish (the afternoon one waits on).
     book_and_cancel("d", visit("dr-ayse", None, (15, 0), 30), 60).await;
-    assert_eq!(
-        status(&s.waitlist("t1").await.unwrap(), anytime),
-        ["offered"]
-    );
+    let list = s.waitlist("t1").await.unwrap();
+    let mut mine = status(&list, mornings);
+    mine.sort();
+    assert_eq!(mine, ["done", "offered"]);
+    assert_eq!(status(&list, afternoons), ["waiting"]);
 }
 
 #[test]
