@@ -1619,6 +1619,13 @@ fn part_of(t: jiff::civil::Time) -> DayPart {
     }
 }
 
+/// The part of the day a clinic-local time falls in, by the name the waitlist keeps
+/// (`morning`, `afternoon`, `evening`): the store matches freed slots by the same rule
+/// (`store::part_of_day`; a gateway test holds the two together).
+pub fn part_of_day(t: jiff::civil::Time) -> &'static str {
+    part_name(part_of(t))
+}
+
 fn part_name(p: DayPart) -> &'static str {
     match p {
         DayPart::Morning => "morning",

@@ -226,6 +226,26 @@ mod tests {
         assert_eq!(customer_tz(None), None);
     }
 
+    /// The flows name a waitlist wish's part of the day; the store matches freed slots
+    /// to it: the same hours at the clinic, or patients get slots they did not ask for.
+    #[test]
+    fn flows_and_store_agree_on_the_parts_of_the_day() {
+        for zone in ["Europe/Istanbul", "Europe/Berlin", "America/New_York"] {
+            let tz = jiff::tz::TimeZone::get(zone).unwrap();
+            for hour in 0..24 {
+                for minute in [0, 59] {
+                    let local = jiff::civil::date(2026, 3, 29).at(hour, minute, 0, 0);
+                    let at = local.to_zoned(tz.clone()).unwrap().timestamp();
+                    assert_eq!(
+                        store::part_of_day(at, zone),
+                        Some(flows::dental::part_of_day(local.time())),
+                        "{zone} {local}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_bundled_clinic_loads_and_a_bad_price_list_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
