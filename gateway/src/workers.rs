@@ -169,6 +169,14 @@ async fn outbox_worker(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
                     });
                 }
             }
+            Ok(_) if free == 0 => {
+                // Every slot busy: a new message cannot be taken before a send finishes,
+                // so only that (or shutdown) wakes the worker.
+                tokio::select! {
+                    _ = sending.join_next() => {}
+                    changed = shutdown.changed() => if changed.is_err() { break },
+                }
+            }
             Ok(_) => {
                 // Nothing claimable: wait for a new message, a send to finish (its slot,
                 // and its conversation's next message), the poll, or shutdown.
